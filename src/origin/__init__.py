@@ -1,0 +1,1 @@
+"""Origin: a verifiable registry for Granular Guarantees of Origin."""

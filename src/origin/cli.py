@@ -1,0 +1,135 @@
+"""The `origin` command. Refusals are one line on stderr and a non-zero exit, never a traceback."""
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from origin.ledger import data as ledger_data
+from origin.ledger.genesis import DEFAULT_GGO_LIFETIME_S, DEFAULT_RESOLUTIONS_S, DEFAULT_SECTORS
+from origin.protocol import note
+from origin.protocol.wallet import Wallet
+
+
+def fail(message: str) -> None:
+    click.echo(f"origin: {message}", err=True)
+    sys.exit(2)
+
+
+@click.group()
+def main():
+    """Origin: a verifiable registry for Granular Guarantees of Origin."""
+
+
+@main.group()
+def keys():
+    """BIP32 keys for owners and issuers."""
+
+
+@keys.command("new")
+def keys_new():
+    """Print a fresh BIP32 master xprv, its xpub and the public key of m (hex), as JSON."""
+    w = Wallet.generate()
+    click.echo(json.dumps({"xprv": w.xprv, "xpub": w.xpub, "public_key": w.public_key.hex()}, indent=2))
+
+
+@main.group()
+def ledger():
+    """The ledger node."""
+
+
+@ledger.command("init")
+@click.option("--data", "data", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for the ledger's files (created if missing).")
+@click.option("--ledger-id", required=True, help="The ledger's id, also its log's name.")
+@click.option("--issuer", "issuers", multiple=True, required=True,
+              help="33-byte public key (hex) of an issuing body; repeat for more.")
+@click.option("--sector", "sectors", multiple=True, default=DEFAULT_SECTORS, show_default=True)
+@click.option("--resolution-s", "resolutions", multiple=True, type=int,
+              default=DEFAULT_RESOLUTIONS_S, show_default=True)
+@click.option("--ggo-lifetime-s", type=int, default=DEFAULT_GGO_LIFETIME_S, show_default=True)
+def ledger_init(data, ledger_id, issuers, sectors, resolutions, ggo_lifetime_s):
+    """Create a ledger: its genesis, its log key and log entry 0."""
+    try:
+        genesis = ledger_data.init(data, ledger_id, list(issuers), sectors=sectors,
+                                   resolutions_s=resolutions, ggo_lifetime_s=ggo_lifetime_s)
+    except ledger_data.DataError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot write {data}: {exc.strerror}")
+    click.echo(json.dumps(genesis, indent=2))
+
+
+def _open(data: Path):
+    try:
+        return ledger_data.open_store(data)
+    except (ledger_data.DataError, note.NoteError) as exc:
+        fail(str(exc))
+
+
+@ledger.command("serve")
+@click.option("--data", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8700, type=int, show_default=True)
+def ledger_serve(data, host, port):
+    """Run the ledger node and its HTTP API."""
+    store, signer = _open(data)
+    serve(store, signer, host, port)
+
+
+def serve(store, signer, host: str, port: int) -> None:
+    import uvicorn
+
+    from origin.ledger.api import create_app
+    from origin.ledger.node import Node
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    node = Node(store, signer).start()
+    try:
+        click.echo(f"ledger {node.ledger}: {node.frontier.size} entries; API on http://{host}:{port}/docs", err=True)
+        uvicorn.run(create_app(node), host=host, port=port, log_level="warning")
+    finally:
+        node.stop()
+        store.close()
+
+
+@ledger.command("replay")
+@click.option("--data", type=click.Path(file_okay=False, path_type=Path), required=True)
+def ledger_replay(data):
+    """Rebuild the state from the log alone; compare it with the stored state and checkpoint."""
+    from origin.ledger.replay import ReplayError, check
+
+    store, _ = _open(data)
+    started = time.perf_counter()
+    try:
+        report = check(store)
+    except ReplayError as exc:
+        fail(f"the log does not replay: {exc}")
+    finally:
+        store.close()
+    took = time.perf_counter() - started
+    click.echo(f"replayed {report.entries} entries into {report.records} records in {took:.2f} s")
+    click.echo(f"state:      {'matches the stored state' if report.state_matches else 'DIFFERS from the stored state'}")
+    click.echo(f"checkpoint: {'root matches the latest signed checkpoint' if report.checkpoint_matches else 'DOES NOT match'}")
+    for problem in report.problems:
+        click.echo(f"  {problem}")
+    sys.exit(0 if report.ok else 1)
+
+
+@main.command("demo")
+@click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=Path("origin-demo"),
+              show_default=True, help="Folder for the demo ledger; reused if it exists.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8700, type=int, show_default=True)
+def demo(data, host, port):
+    """Run the ledger on embedded SQLite with a day of demo data, and serve it."""
+    from origin.demo import prepare
+
+    try:
+        store, signer = prepare(data, echo=lambda line: click.echo(line, err=True))
+    except ledger_data.DataError as exc:
+        fail(str(exc))
+    serve(store, signer, host, port)

@@ -1,0 +1,1 @@
+"""The ledger node: rules, storage, the commit pipeline, the HTTP API."""

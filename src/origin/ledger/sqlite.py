@@ -1,0 +1,120 @@
+"""The ledger's storage on embedded SQLite, in WAL mode with synchronous=FULL: a group is
+durable when `commit` returns. Each thread has its own connection; only the sequencer writes."""
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from origin.ledger.store import Group, Outcome, Store
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (seq INTEGER PRIMARY KEY, body BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+    address BLOB PRIMARY KEY, record BLOB NOT NULL, seq INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS nodes (
+    level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,
+    PRIMARY KEY (level, idx)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS batches (
+    id BLOB PRIMARY KEY, status TEXT NOT NULL, seq INTEGER, error TEXT) WITHOUT ROWID;
+"""
+
+
+class SQLiteStore(Store):
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._db.executescript(SCHEMA)
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA busy_timeout=10000")
+            self._local.db = db
+            with self._lock:
+                self._connections.append(db)
+        return db
+
+    def commit(self, group: Group) -> None:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany("INSERT INTO entries (seq, body) VALUES (?, ?)", group.entries)
+            db.executemany(
+                "INSERT OR REPLACE INTO records (address, record, seq) VALUES (?, ?, ?)",
+                [(bytes.fromhex(a), r, s) for a, (r, s) in group.records.items()],
+            )
+            db.executemany("INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)", group.nodes)
+            if group.checkpoint is not None:
+                db.execute("INSERT INTO checkpoints (size, note) VALUES (?, ?)", group.checkpoint)
+            db.executemany(
+                "INSERT INTO batches (id, status, seq, error) VALUES (?, ?, ?, ?)",
+                [
+                    (bytes.fromhex(o.id), o.status, o.seq, json.dumps(o.error) if o.error else None)
+                    for o in group.outcomes
+                ],
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def size(self) -> int:
+        (count,) = self._db.execute("SELECT COALESCE(MAX(seq) + 1, 0) FROM entries").fetchone()
+        return count
+
+    def entry(self, seq: int) -> bytes | None:
+        row = self._db.execute("SELECT body FROM entries WHERE seq = ?", (seq,)).fetchone()
+        return row[0] if row else None
+
+    def entries(self, start: int = 0) -> Iterator[bytes]:
+        cursor = self._db.execute("SELECT body FROM entries WHERE seq >= ? ORDER BY seq", (start,))
+        for (body,) in cursor:
+            yield body
+
+    def record(self, address: str) -> tuple[bytes, int] | None:
+        row = self._db.execute(
+            "SELECT record, seq FROM records WHERE address = ?", (bytes.fromhex(address),)
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def records(self) -> Iterator[tuple[str, bytes, int]]:
+        for address, record, seq in self._db.execute(
+            "SELECT address, record, seq FROM records ORDER BY address"
+        ):
+            yield address.hex(), record, seq
+
+    def node(self, level: int, index: int) -> bytes:
+        row = self._db.execute(
+            "SELECT hash FROM nodes WHERE level = ? AND idx = ?", (level, index)
+        ).fetchone()
+        if row is None:
+            raise KeyError(f"no tree node at level {level}, index {index}")
+        return row[0]
+
+    def checkpoint(self) -> str | None:
+        row = self._db.execute("SELECT note FROM checkpoints ORDER BY size DESC LIMIT 1").fetchone()
+        return row[0] if row else None
+
+    def outcome(self, batch_id: str) -> Outcome | None:
+        row = self._db.execute(
+            "SELECT status, seq, error FROM batches WHERE id = ?", (bytes.fromhex(batch_id),)
+        ).fetchone()
+        if row is None:
+            return None
+        return Outcome(batch_id, row[0], row[1], json.loads(row[2]) if row[2] else None)
+
+    def close(self) -> None:
+        with self._lock:
+            for db in self._connections:
+                db.close()
+            self._connections.clear()
+        self._local = threading.local()

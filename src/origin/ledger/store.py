@@ -1,0 +1,76 @@
+"""The ledger's storage interface. SQLite (embedded) implements it; PostgreSQL will too.
+
+All writes of a commit group go through `commit` in one database transaction: the log
+entries, the records they wrote, the new tree nodes, the checkpoint and the batch outcomes.
+Either all of a group is durable or none of it is.
+"""
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Outcome:
+    id: str
+    status: str  # PENDING, COMMITTED, INVALID or UNKNOWN
+    seq: int | None = None
+    error: dict | None = None
+
+    def to_json(self) -> dict:
+        body = {"id": self.id, "status": self.status}
+        if self.seq is not None:
+            body["seq"] = self.seq
+        if self.error is not None:
+            body["error"] = self.error
+        return body
+
+
+@dataclass
+class Group:
+    """Everything one commit group writes."""
+
+    entries: list[tuple[int, bytes]] = field(default_factory=list)  # (seq, canonical entry)
+    records: dict[str, tuple[bytes, int]] = field(default_factory=dict)  # address -> (record, seq)
+    nodes: list[tuple[int, int, bytes]] = field(default_factory=list)  # (level, index, hash)
+    checkpoint: tuple[int, str] | None = None  # (size, signed note)
+    outcomes: list[Outcome] = field(default_factory=list)
+
+
+class Store(ABC):
+    @abstractmethod
+    def commit(self, group: Group) -> None:
+        """Write a whole group durably in one transaction."""
+
+    @abstractmethod
+    def size(self) -> int:
+        """Number of log entries."""
+
+    @abstractmethod
+    def entry(self, seq: int) -> bytes | None: ...
+
+    @abstractmethod
+    def entries(self, start: int = 0) -> Iterator[bytes]:
+        """Log entries from `start` on, in order."""
+
+    @abstractmethod
+    def record(self, address: str) -> tuple[bytes, int] | None:
+        """The canonical record at an address and the seq of the entry that last wrote it."""
+
+    @abstractmethod
+    def records(self) -> Iterator[tuple[str, bytes, int]]:
+        """Every (address, record, seq), in address order."""
+
+    @abstractmethod
+    def node(self, level: int, index: int) -> bytes:
+        """A complete subtree hash of the log's Merkle tree."""
+
+    @abstractmethod
+    def checkpoint(self) -> str | None:
+        """The latest signed checkpoint."""
+
+    @abstractmethod
+    def outcome(self, batch_id: str) -> Outcome | None: ...
+
+    @abstractmethod
+    def close(self) -> None: ...

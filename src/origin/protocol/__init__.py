@@ -1,0 +1,1 @@
+"""The protocol of PROTOCOL.md: pure functions, no I/O. Every other part builds on it."""

@@ -1,0 +1,28 @@
+"""Timestamps of PROTOCOL.md section 1: `YYYY-MM-DDTHH:MM:SSZ`, UTC, exactly 20 characters."""
+
+import re
+from datetime import datetime, timedelta, timezone
+
+from origin.protocol.errors import ProtocolError
+
+_FORMAT = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z")
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_SECOND = timedelta(seconds=1)
+
+
+def parse_time(text) -> int:
+    """Unix seconds of a protocol timestamp (1970 onwards); `malformed` for anything else."""
+    match = _FORMAT.fullmatch(text) if isinstance(text, str) else None
+    if match is None:
+        raise ProtocolError("malformed", f"timestamp {text!r} is not YYYY-MM-DDTHH:MM:SSZ")
+    try:
+        moment = datetime(*map(int, match.groups()), tzinfo=timezone.utc)
+    except ValueError:
+        raise ProtocolError("malformed", f"timestamp {text!r} is not a real UTC time") from None
+    if moment < _EPOCH:
+        raise ProtocolError("malformed", f"timestamp {text!r} is before 1970")
+    return (moment - _EPOCH) // _SECOND
+
+
+def format_time(seconds: int) -> str:
+    return (_EPOCH + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,275 @@
+"""Transactions and batches on the wire (PROTOCOL.md sections 2, 5, 6 and 7).
+
+`decode_batch` turns a request body into a Batch: the strict parse and the batch's shape are
+checked first (a body that is not a batch at all is refused outright); then each transaction
+is decoded on its own, so that a malformed one is reported with its index. `build` and the
+per-type builders are what a client uses to make and sign transactions.
+"""
+
+import re
+from dataclasses import dataclass
+
+from origin.protocol import addresses, keys
+from origin.protocol.canonical import INT_MAX, canonical, parse, sha256_hex
+from origin.protocol.errors import ProtocolError
+from origin.protocol.times import parse_time
+
+BATCH_TRANSACTIONS_MAX = 1024
+BATCH_BYTES_MAX = 1024 * 1024
+SECTOR_LENGTH_MAX = 64
+PRODUCTION = "PRODUCTION"
+CONSUMPTION = "CONSUMPTION"
+
+_HEX_PUBLIC_KEY = re.compile(r"[0-9a-f]{66}")
+_HEX_SIGNATURE = re.compile(r"[0-9a-f]{128}")
+_TECH = re.compile(r"T\d{6}")
+_FUEL = re.compile(r"F\d{8}")
+
+
+def _malformed(field: str, why: str) -> ProtocolError:
+    return ProtocolError("malformed", f"{field}: {why}")
+
+
+def _address(field, value):
+    if not addresses.is_address(value):
+        raise _malformed(field, "an address is 70 lower-case hex characters")
+
+
+def _timestamp(field, value):
+    try:
+        parse_time(value)
+    except ProtocolError as exc:
+        raise _malformed(field, exc.message) from None
+
+
+def _integer(field, value):
+    if type(value) is not int or not 0 <= value <= INT_MAX:
+        raise _malformed(field, "must be an integer from 0 to 2^53-1")
+
+
+def _sector(field, value):
+    if type(value) is not str or not 0 < len(value) <= SECTOR_LENGTH_MAX:
+        raise _malformed(field, f"must be a string of 1 to {SECTOR_LENGTH_MAX} characters")
+
+
+def _measurement_type(field, value):
+    if value not in (PRODUCTION, CONSUMPTION) or type(value) is not str:
+        raise _malformed(field, f"must be {PRODUCTION} or {CONSUMPTION}")
+
+
+def _pattern(regex: re.Pattern, what: str):
+    def check(field, value):
+        if type(value) is not str or regex.fullmatch(value) is None:
+            raise _malformed(field, f"must be {what}")
+
+    return check
+
+
+def _list_of(check_item):
+    def check(field, value):
+        if type(value) is not list:
+            raise _malformed(field, "must be an array")
+        for i, item in enumerate(value):
+            check_item(f"{field}[{i}]", item)
+
+    return check
+
+
+def _object_of(schema: dict):
+    def check(field, value):
+        _check_object(field, value, schema)
+
+    return check
+
+
+def _check_object(field: str, value, schema: dict) -> None:
+    if type(value) is not dict:
+        raise _malformed(field, "must be an object")
+    if value.keys() != schema.keys():
+        missing = sorted(schema.keys() - value.keys())
+        unknown = sorted(value.keys() - schema.keys())
+        raise _malformed(field, f"missing fields {missing}, unknown fields {unknown}")
+    for name, check in schema.items():
+        check(f"{field}.{name}", value[name])
+
+
+PAYLOADS = {
+    "publish_measurement": {
+        "address": _address,
+        "begin": _timestamp,
+        "end": _timestamp,
+        "sector": _sector,
+        "type": _measurement_type,
+        "amount": _integer,
+    },
+    "issue_ggo": {
+        "measurement": _address,
+        "address": _address,
+        "tech_type": _pattern(_TECH, "an EECS technology code, T and 6 digits"),
+        "fuel_type": _pattern(_FUEL, "an EECS fuel code, F and 8 digits"),
+    },
+    "transfer_ggo": {"ggo": _address, "to": _address},
+    "split_ggo": {
+        "ggo": _address,
+        "parts": _list_of(_object_of({"address": _address, "amount": _integer})),
+    },
+    "retire_ggo": {"ggo": _address, "settlement": _address},
+    "update_settlement": {
+        "settlement": _address,
+        "measurement": _address,
+        "ggos": _list_of(_address),
+    },
+}
+_TRANSACTION_FIELDS = {"ledger", "type", "signer", "payload", "signature"}
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    type: str
+    signer: bytes
+    payload: dict
+    signature: bytes
+    digest: bytes  # SHA-256 of the canonical signing document
+
+    @property
+    def signer_hex(self) -> str:
+        return self.signer.hex()
+
+
+def signing_document(ledger: str, tx_type: str, signer_hex: str, payload: dict) -> dict:
+    return {"ledger": ledger, "type": tx_type, "signer": signer_hex, "payload": payload}
+
+
+def decode_transaction(obj, ledger: str) -> Transaction:
+    """Check one transaction's shape (`malformed`) and that it is signed for this ledger."""
+    if type(obj) is not dict:
+        raise ProtocolError("malformed", "a transaction must be an object")
+    if obj.keys() != _TRANSACTION_FIELDS:
+        missing = sorted(_TRANSACTION_FIELDS - obj.keys())
+        unknown = sorted(obj.keys() - _TRANSACTION_FIELDS)
+        raise ProtocolError(
+            "malformed", f"transaction: missing fields {missing}, unknown fields {unknown}"
+        )
+    tx_type = obj["type"]
+    if type(tx_type) is not str or tx_type not in PAYLOADS:
+        raise ProtocolError("malformed", f"unknown transaction type {tx_type!r}")
+    signer_hex, signature_hex = obj["signer"], obj["signature"]
+    if type(signer_hex) is not str or not _HEX_PUBLIC_KEY.fullmatch(signer_hex):
+        raise ProtocolError("malformed", "signer must be 66 lower-case hex characters")
+    signer = bytes.fromhex(signer_hex)
+    if not keys.is_public_key(signer):
+        raise ProtocolError("malformed", "signer is not a compressed secp256k1 public key")
+    if type(signature_hex) is not str or not _HEX_SIGNATURE.fullmatch(signature_hex):
+        raise ProtocolError("malformed", "signature must be 128 lower-case hex characters")
+    if type(obj["ledger"]) is not str:
+        raise ProtocolError("malformed", "ledger must be a string")
+    _check_object("payload", obj["payload"], PAYLOADS[tx_type])
+    if obj["ledger"] != ledger:
+        # The signature binds the transaction to its ledger: under this ledger's id the
+        # signing document differs, so the signature cannot verify here.
+        raise ProtocolError("bad_signature", f"signed for ledger {obj['ledger']!r}, not {ledger!r}")
+    document = signing_document(ledger, tx_type, signer_hex, obj["payload"])
+    return Transaction(
+        type=tx_type,
+        signer=signer,
+        payload=obj["payload"],
+        signature=bytes.fromhex(signature_hex),
+        digest=keys.sha256(canonical(document)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    id: str  # hex SHA-256 of the canonical batch
+    canonical: bytes
+    transactions: tuple  # of Transaction, or ProtocolError for one that is malformed
+    error: ProtocolError | None  # invalid_batch: refused as a whole
+
+    @property
+    def size(self) -> int:
+        return len(self.transactions)
+
+
+def decode_batch(body: bytes, ledger: str) -> Batch:
+    """A Batch from a request body. Raises ProtocolError('malformed') if it is not a batch at
+    all; a batch whose transactions are wrong is returned, to be refused with their index."""
+    if len(body) > BATCH_BYTES_MAX:
+        raise ProtocolError("invalid_batch", f"batch is larger than {BATCH_BYTES_MAX} bytes")
+    obj = parse(body)
+    if type(obj) is not dict or obj.keys() != {"transactions"}:
+        raise ProtocolError("malformed", 'a batch is an object {"transactions": [...]}')
+    items = obj["transactions"]
+    if type(items) is not list:
+        raise ProtocolError("malformed", "transactions must be an array")
+    data = canonical(obj)
+    error = None
+    if not 1 <= len(items) <= BATCH_TRANSACTIONS_MAX:
+        error = ProtocolError(
+            "invalid_batch",
+            f"a batch has 1 to {BATCH_TRANSACTIONS_MAX} transactions, not {len(items)}",
+        )
+    decoded = []
+    for index, item in enumerate(items):
+        try:
+            decoded.append(decode_transaction(item, ledger))
+        except ProtocolError as exc:
+            decoded.append(exc.at(index))
+    return Batch(id=sha256_hex(data), canonical=data, transactions=tuple(decoded), error=error)
+
+
+def verify_signatures(transactions) -> list[bool]:
+    """Whether each decoded transaction's signature verifies (False for a malformed one)."""
+    return [
+        isinstance(tx, Transaction) and keys.verify(tx.signer, tx.signature, tx.digest)
+        for tx in transactions
+    ]
+
+
+# Builders: what a client uses to make and sign each transaction type.
+
+
+def build(ledger: str, tx_type: str, private_key: bytes, payload: dict) -> dict:
+    """A signed transaction, ready for a batch."""
+    signer_hex = keys.public_key(private_key).hex()
+    document = signing_document(ledger, tx_type, signer_hex, payload)
+    signature = keys.sign(private_key, keys.sha256(canonical(document)))
+    return {**document, "signature": signature.hex()}
+
+
+def transaction_id(tx: dict) -> str:
+    return sha256_hex(canonical(tx))
+
+
+def batch(*transactions: dict) -> dict:
+    return {"transactions": list(transactions)}
+
+
+def publish_measurement(ledger, issuer_key, *, address, begin, end, sector, type, amount):
+    payload = {"address": address, "begin": begin, "end": end, "sector": sector,
+               "type": type, "amount": amount}  # fmt: skip
+    return build(ledger, "publish_measurement", issuer_key, payload)
+
+
+def issue_ggo(ledger, issuer_key, *, measurement, address, tech_type, fuel_type):
+    payload = {"measurement": measurement, "address": address,
+               "tech_type": tech_type, "fuel_type": fuel_type}  # fmt: skip
+    return build(ledger, "issue_ggo", issuer_key, payload)
+
+
+def transfer_ggo(ledger, ggo_key, *, ggo, to):
+    return build(ledger, "transfer_ggo", ggo_key, {"ggo": ggo, "to": to})
+
+
+def split_ggo(ledger, ggo_key, *, ggo, parts):
+    """`parts` is a list of (address, amount)."""
+    payload = {"ggo": ggo, "parts": [{"address": a, "amount": n} for a, n in parts]}
+    return build(ledger, "split_ggo", ggo_key, payload)
+
+
+def retire_ggo(ledger, ggo_key, *, ggo, settlement):
+    return build(ledger, "retire_ggo", ggo_key, {"ggo": ggo, "settlement": settlement})
+
+
+def update_settlement(ledger, measurement_key, *, settlement, measurement, ggos):
+    payload = {"settlement": settlement, "measurement": measurement, "ggos": list(ggos)}
+    return build(ledger, "update_settlement", measurement_key, payload)

@@ -1,0 +1,80 @@
+"""The wallet conventions of PROTOCOL.md section 4, on BIP32 (the `bip32` library).
+
+- meter key of an owner's i-th metering point: m/1'/i'; its xpub goes to the issuing body;
+- measurement key: non-hardened child t = begin // 60 of the meter key;
+- receive keys for incoming GGOs: m/0'/n, never reused.
+"""
+
+import os
+
+from bip32 import BIP32, HARDENED_INDEX
+
+from origin.protocol import addresses
+
+
+def minute_index(begin_s: int) -> int:
+    """Child index of the measurement key that starts at `begin_s`: minutes since the epoch."""
+    index = begin_s // 60
+    if not 0 <= index < HARDENED_INDEX:
+        raise ValueError(f"begin {begin_s} is outside the range of measurement keys")
+    return index
+
+
+def measurement_public_key(meter_xpub: str, begin_s: int) -> bytes:
+    """What the issuing body derives from a meter's xpub: the key of one measurement."""
+    return BIP32.from_xpub(meter_xpub).get_pubkey_from_path([minute_index(begin_s)])
+
+
+def measurement_address(meter_xpub: str, begin_s: int) -> str:
+    return addresses.address(addresses.MEASUREMENT, measurement_public_key(meter_xpub, begin_s))
+
+
+class Wallet:
+    """An owner's BIP32 master key and the keys the conventions derive from it."""
+
+    def __init__(self, master: BIP32):
+        self._master = master
+        self._meters: dict[int, BIP32] = {}
+
+    @classmethod
+    def generate(cls) -> "Wallet":
+        return cls(BIP32.from_seed(os.urandom(32)))
+
+    @classmethod
+    def from_xprv(cls, xprv: str) -> "Wallet":
+        return cls(BIP32.from_xpriv(xprv))
+
+    @property
+    def xprv(self) -> str:
+        return self._master.get_xpriv()
+
+    @property
+    def xpub(self) -> str:
+        return self._master.get_xpub()
+
+    @property
+    def public_key(self) -> bytes:
+        """The 33-byte public key of m."""
+        return self._master.get_pubkey_from_path([])
+
+    def private_key(self, path: list[int]) -> bytes:
+        return self._master.get_privkey_from_path(path)
+
+    def meter_xpub(self, meter: int) -> str:
+        return self._master.get_xpub_from_path(_meter_path(meter))
+
+    def measurement_key(self, meter: int, begin_s: int) -> bytes:
+        """Private key at m/1'/i'/t: signs the owner's transactions on that measurement."""
+        node = self._meters.get(meter)
+        if node is None:
+            node = BIP32.from_xpriv(self._master.get_xpriv_from_path(_meter_path(meter)))
+            self._meters[meter] = node
+        return node.get_privkey_from_path([minute_index(begin_s)])
+
+    def receive_key(self, n: int) -> bytes:
+        """Private key at m/0'/n, the n-th receive key."""
+        return self.private_key([HARDENED_INDEX + 0, n])
+
+
+def _meter_path(meter: int) -> list[int]:
+    return [HARDENED_INDEX + 1, HARDENED_INDEX + meter]
