@@ -1,0 +1,101 @@
+"""A ledger in memory for tests: the rules applied to a dict, with keys made on demand."""
+
+from origin.ledger import rules
+from origin.ledger.genesis import make_genesis, parse_genesis
+from origin.protocol import addresses, keys, note, transactions as tx
+from origin.protocol.addresses import GGO, MEASUREMENT, SETTLEMENT
+from origin.protocol.canonical import canonical
+from origin.protocol.errors import ProtocolError
+from origin.protocol.times import parse_time
+
+LEDGER = "test.origin/dk"
+BEGIN = "2026-01-01T10:00:00Z"
+END = "2026-01-01T11:00:00Z"
+NOW = parse_time("2026-01-02T00:00:00Z")
+LOG_SIGNER = note.Signer(LEDGER, bytes(32))
+
+
+class Key:
+    """A secp256k1 key and its addresses in each namespace."""
+
+    def __init__(self, secret: bytes | None = None):
+        self.secret = secret or keys.new_private_key()
+        self.public = keys.public_key(self.secret)
+        self.measurement = addresses.address(MEASUREMENT, self.public)
+        self.ggo = addresses.address(GGO, self.public)
+        self.settlement = addresses.address(SETTLEMENT, self.public)
+
+
+def decode(*transactions: dict) -> tx.Batch:
+    return tx.decode_batch(canonical(tx.batch(*transactions)), LEDGER)
+
+
+class World:
+    def __init__(self, issuers: int = 1, **settings):
+        self.issuer = Key()
+        self.issuers = [self.issuer] + [Key() for _ in range(issuers - 1)]
+        genesis = make_genesis(LEDGER, [k.public.hex() for k in self.issuers],
+                               str(LOG_SIGNER.verifier), **settings)  # fmt: skip
+        self.config = parse_genesis(genesis)
+        self.state: dict[str, dict] = {}
+        self.now = NOW
+
+    # Applying
+
+    def run(self, *transactions: dict, now: int | None = None) -> dict:
+        batch = decode(*transactions)
+        valid = tx.verify_signatures(batch.transactions)
+        writes = rules.apply_batch(batch, valid, self.config, self.state.get,
+                                   self.now if now is None else now)  # fmt: skip
+        self.state.update(writes)
+        return writes
+
+    def refused(self, *transactions: dict, now: int | None = None) -> ProtocolError:
+        before = dict(self.state)
+        try:
+            self.run(*transactions, now=now)
+        except ProtocolError as exc:
+            assert self.state == before, "a refused batch wrote something"
+            return exc
+        raise AssertionError("the batch was accepted")
+
+    # Builders with sensible defaults
+
+    def publish(self, owner: Key, *, type=tx.PRODUCTION, amount=1000, begin=BEGIN, end=END,
+                sector="DK1", signer: Key | None = None, address=None) -> dict:  # fmt: skip
+        return tx.publish_measurement(
+            LEDGER, (signer or self.issuer).secret, address=address or owner.measurement,
+            begin=begin, end=end, sector=sector, type=type, amount=amount)  # fmt: skip
+
+    def issue(self, owner: Key, *, signer: Key | None = None, measurement=None, address=None,
+              tech="T020000", fuel="F01050100") -> dict:  # fmt: skip
+        return tx.issue_ggo(
+            LEDGER, (signer or self.issuer).secret, measurement=measurement or owner.measurement,
+            address=address or owner.ggo, tech_type=tech, fuel_type=fuel)  # fmt: skip
+
+    def production(self, amount=1000, **kw) -> Key:
+        """A committed production measurement and its GGO; the owner's key."""
+        owner = Key()
+        self.run(self.publish(owner, amount=amount, **kw), self.issue(owner))
+        return owner
+
+    def consumption(self, amount=1000, **kw) -> Key:
+        owner = Key()
+        self.run(self.publish(owner, type=tx.CONSUMPTION, amount=amount, **kw))
+        return owner
+
+    def transfer(self, ggo_key: Key, to: str, signer: Key | None = None) -> dict:
+        return tx.transfer_ggo(LEDGER, (signer or ggo_key).secret, ggo=ggo_key.ggo, to=to)
+
+    def split(self, ggo_key: Key, parts, signer: Key | None = None) -> dict:
+        return tx.split_ggo(LEDGER, (signer or ggo_key).secret, ggo=ggo_key.ggo, parts=parts)
+
+    def retire(self, ggo_key: Key, settlement: str, signer: Key | None = None) -> dict:
+        return tx.retire_ggo(LEDGER, (signer or ggo_key).secret, ggo=ggo_key.ggo, settlement=settlement)
+
+    def settle(self, consumer: Key, ggos, signer: Key | None = None, settlement=None,
+               measurement=None) -> dict:  # fmt: skip
+        return tx.update_settlement(
+            LEDGER, (signer or consumer).secret, settlement=settlement or consumer.settlement,
+            measurement=measurement or consumer.measurement, ggos=ggos)  # fmt: skip
+
