@@ -99,3 +99,24 @@ class World:
             LEDGER, (signer or consumer).secret, settlement=settlement or consumer.settlement,
             measurement=measurement or consumer.measurement, ggos=ggos)  # fmt: skip
 
+
+
+class Clock:
+    """An injected clock: a fixed time that tests move."""
+
+    def __init__(self, now: int = NOW):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make_node(path, issuers: list[str], clock=None, **settings):
+    """A Node on a new SQLite file at `path`, its genesis written at NOW (not started)."""
+    from origin.ledger.node import Node, create
+    from origin.ledger.sqlite import SQLiteStore
+
+    genesis = make_genesis(LEDGER, issuers, str(LOG_SIGNER.verifier), **settings)
+    store = SQLiteStore(path)
+    create(store, LOG_SIGNER, genesis, NOW)
+    return Node(store, LOG_SIGNER, clock=clock or Clock())
