@@ -1,0 +1,133 @@
+"""The `origin` command: the exact forms of the issue, and one-line refusals."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import sqlite3
+import urllib.request
+
+import pytest
+from click.testing import CliRunner
+from harness import Key
+
+from origin.cli import main
+from origin.ledger import data as ledger_data
+from origin.ledger.node import Node
+from origin.protocol import keys
+from origin.protocol import transactions as tx
+from origin.protocol.canonical import canonical
+from origin.protocol.transactions import decode_batch
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(args))
+
+
+@pytest.fixture
+def issuer():
+    return keys.new_private_key()
+
+
+def test_keys_new():
+    out = json.loads(run("keys", "new").output)
+    assert out["xprv"].startswith("xprv") and out["xpub"].startswith("xpub")
+    assert keys.is_public_key(bytes.fromhex(out["public_key"]))
+
+
+def test_init_with_defaults(tmp_path, issuer):
+    r = run("ledger", "init", "--data", str(tmp_path / "l"), "--ledger-id", "dk.test",
+            "--issuer", keys.public_key(issuer).hex())  # fmt: skip
+    assert r.exit_code == 0, r.output
+    genesis = json.loads(r.output)
+    assert genesis["sectors"] == ["DK1", "DK2"] and genesis["resolutions_s"] == [3600, 900]
+    assert genesis["ggo_lifetime_s"] == 31536000 and genesis["log_key"].startswith("dk.test+")
+    assert oct(os.stat(tmp_path / "l" / "log.key").st_mode & 0o777) == "0o600"
+
+
+def test_init_with_settings(tmp_path, issuer):
+    r = run("ledger", "init", "--data", str(tmp_path), "--ledger-id", "se", "--issuer",
+            keys.public_key(issuer).hex(), "--issuer", keys.public_key(keys.new_private_key()).hex(),
+            "--sector", "SE3", "--resolution-s", "900", "--ggo-lifetime-s", "86400")  # fmt: skip
+    genesis = json.loads(r.output)
+    assert len(genesis["issuers"]) == 2 and genesis["sectors"] == ["SE3"]
+    assert genesis["resolutions_s"] == [900] and genesis["ggo_lifetime_s"] == 86400
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--ledger-id", "x", "--issuer", "02ab"], "not a compressed secp256k1 public key"),
+        (["--ledger-id", "has space", "--issuer", "KEY"], "ledger id"),
+        (["--ledger-id", "x", "--issuer", "KEY", "--resolution-s", "30"], "resolutions_s"),
+        (["--ledger-id", "x", "--issuer", "KEY", "--ggo-lifetime-s", "0"], "ggo_lifetime_s"),
+    ],
+)
+def test_init_refusals(tmp_path, issuer, args, message):
+    args = [a.replace("KEY", keys.public_key(issuer).hex()) for a in args]
+    r = run("ledger", "init", "--data", str(tmp_path / "l"), *args)
+    assert r.exit_code == 2 and message in r.output and "Traceback" not in r.output
+
+
+def test_init_refuses_an_existing_ledger(tmp_path, issuer):
+    args = ["ledger", "init", "--data", str(tmp_path), "--ledger-id", "x", "--issuer", keys.public_key(issuer).hex()]
+    assert run(*args).exit_code == 0
+    r = run(*args)
+    assert r.exit_code == 2 and "already holds a ledger" in r.output
+
+
+def test_serve_and_replay_refuse_missing_folders(tmp_path):
+    for command in ("serve", "replay"):
+        r = run("ledger", command, "--data", str(tmp_path / "missing"))
+        assert r.exit_code == 2 and "is not a folder" in r.output
+        r = run("ledger", command, "--data", str(tmp_path))
+        assert r.exit_code == 2 and "holds no ledger" in r.output
+
+
+def test_replay_says_whether_state_and_root_agree(tmp_path, issuer):
+    ledger_data.init(tmp_path, "x", [keys.public_key(issuer).hex()])
+    store, signer = ledger_data.open_store(tmp_path)
+    node = Node(store, signer)
+    t = tx.publish_measurement("x", issuer, address=Key().measurement, begin="2026-01-01T00:00:00Z",
+                               end="2026-01-01T01:00:00Z", sector="DK1", type="PRODUCTION", amount=7)  # fmt: skip
+    node.commit_group([decode_batch(canonical(tx.batch(t)), "x")])
+    store.close()
+    r = run("ledger", "replay", "--data", str(tmp_path))
+    assert r.exit_code == 0 and "matches the stored state" in r.output and "root matches" in r.output
+    db = sqlite3.connect(tmp_path / "ledger.db")
+    db.execute("DELETE FROM records")
+    db.commit()
+    db.close()
+    r = run("ledger", "replay", "--data", str(tmp_path))
+    assert r.exit_code == 1 and "DIFFERS" in r.output and "not stored" in r.output
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_runs_the_api(tmp_path, issuer):
+    ledger_data.init(tmp_path, "served", [keys.public_key(issuer).hex()])
+    port = free_port()
+    origin = [sys.executable, "-c", "from origin.cli import main; main()"]
+    proc = subprocess.Popen([*origin, "ledger", "serve", "--data", str(tmp_path), "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/genesis") as r:
+                    genesis = json.loads(r.read())
+                break
+            except OSError:
+                assert time.monotonic() < deadline and proc.poll() is None, proc.stdout.read()
+                time.sleep(0.1)
+        assert genesis["ledger"] == "served"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
