@@ -31,7 +31,6 @@ log = logging.getLogger("origin.ledger")
 QUEUE_BATCHES_MAX = 4096
 GROUP_BATCHES_MAX = 256
 GROUP_TRANSACTIONS_MAX = 16384
-VERIFY_CHUNK = 256
 
 
 class Busy(Exception):
@@ -99,8 +98,9 @@ class Node:
         self._queue: queue.Queue = queue.Queue(maxsize=queue_batches_max)
         self._pending: dict[str, concurrent.futures.Future] = {}
         self._pending_lock = threading.Lock()
+        self._workers = verify_threads or os.cpu_count() or 1
         self._pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=verify_threads or os.cpu_count() or 1, thread_name_prefix="verify"
+            max_workers=self._workers, thread_name_prefix="verify"
         )
         self._thread: threading.Thread | None = None
         self._stopping = False
@@ -198,7 +198,8 @@ class Node:
         Called by the sequencer thread only (or directly, with the sequencer not running)."""
         t0 = time.perf_counter()
         flat = [tx for b in batches for tx in b.transactions]
-        chunks = [flat[i : i + VERIFY_CHUNK] for i in range(0, len(flat), VERIFY_CHUNK)]
+        step = -(-len(flat) // self._workers)  # one even chunk per worker
+        chunks = [flat[i : i + step] for i in range(0, len(flat), step)]
         valid = [ok for chunk in self._pool.map(verify_signatures, chunks) for ok in chunk]
         t1 = time.perf_counter()
 
