@@ -198,7 +198,7 @@ class Node:
         Called by the sequencer thread only (or directly, with the sequencer not running)."""
         t0 = time.perf_counter()
         flat = [tx for b in batches for tx in b.transactions]
-        step = -(-len(flat) // self._workers)  # one even chunk per worker
+        step = max(1, -(-len(flat) // self._workers))  # one even chunk per worker
         chunks = [flat[i : i + step] for i in range(0, len(flat), step)]
         valid = [ok for chunk in self._pool.map(verify_signatures, chunks) for ok in chunk]
         t1 = time.perf_counter()
