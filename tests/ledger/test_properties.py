@@ -78,7 +78,7 @@ class Actors:
             if amount >= 2 and data.draw(st.booleans()):  # an exact partition
                 cuts = data.draw(st.sets(st.integers(1, amount - 1), min_size=1, max_size=min(3, amount - 1)))
                 bounds = [0, *sorted(cuts), amount]
-                amounts = [b - a for a, b in zip(bounds, bounds[1:])]
+                amounts = [b - a for a, b in zip(bounds, bounds[1:], strict=False)]
             else:
                 amounts = data.draw(st.lists(st.integers(0, 1200), min_size=1, max_size=4))
             return [w.split(ggo, [(self.fresh_ggo(n, period, sector).ggo, n) for n in amounts])]
@@ -99,7 +99,7 @@ def check_invariants(store):
             if nxt["action"] in ("TRANSFER", "SPLIT"):
                 children = [records[c] for c in nxt["addresses"]]
                 assert sum(c["amount"] for c in children) == record["amount"]  # conserved
-                for child_address, child in zip(nxt["addresses"], children):
+                for child_address, child in zip(nxt["addresses"], children, strict=True):
                     assert child["origin"] == address and child_address not in parents
                     parents[child_address] = address  # each GGO has one parent: spent once
                     assert (child["begin"], child["end"], child["sector"]) == (
@@ -128,7 +128,7 @@ def test_random_batches_keep_the_invariants(data):
         for _ in range(data.draw(st.integers(1, 15))):
             drawn = [actors.draw_batch(data) for _ in range(data.draw(st.integers(1, 3)))]
             outcomes = node.commit_group([batch for batch, _ in drawn])
-            for (_, created), outcome in zip(drawn, outcomes):
+            for (_, created), outcome in zip(drawn, outcomes, strict=True):
                 if outcome.status == "COMMITTED":
                     committed.add(outcome.id)
                     actors.learn(created)
