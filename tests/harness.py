@@ -111,12 +111,10 @@ class Clock:
         return self.now
 
 
-def make_node(path, issuers: list[str], clock=None, **settings):
-    """A Node on a new SQLite file at `path`, its genesis written at NOW (not started)."""
+def make_node(store, issuers: list[str], clock=None, **settings):
+    """A Node on a new, empty store, its genesis written at NOW (not started)."""
     from origin.ledger.node import Node, create
-    from origin.ledger.sqlite import SQLiteStore
 
     genesis = make_genesis(LEDGER, issuers, str(LOG_SIGNER.verifier), **settings)
-    store = SQLiteStore(path)
     create(store, LOG_SIGNER, genesis, NOW)
     return Node(store, LOG_SIGNER, clock=clock or Clock())

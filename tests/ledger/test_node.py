@@ -71,15 +71,14 @@ def test_resubmission_changes_nothing(node, world):
     assert node.outcome("ab" * 32).status == "UNKNOWN"
 
 
-def test_restart_loses_nothing_and_keeps_the_root(tmp_path, world):
-    path = tmp_path / "ledger.db"
-    node = make_node(path, [world.issuer.public.hex()])
+def test_restart_loses_nothing_and_keeps_the_root(backend, world):
+    node = make_node(backend.new_store(), [world.issuer.public.hex()])
     owner = Key()
     node.commit_group([decode(world.publish(owner)), decode(world.issue(owner))])
     root, size = node.frontier.root(), node.frontier.size
     node.store.close()
 
-    again = Node(SQLiteStore(path), LOG_SIGNER, clock=Clock())
+    again = Node(backend.reopen(node.store), LOG_SIGNER, clock=Clock())
     assert (again.frontier.root(), again.frontier.size) == (root, size)
     assert again.read_record(owner.ggo)["amount"] == 1000
     outcome = again.commit_group([decode(world.transfer(owner, Key().ggo))])[0]
@@ -105,7 +104,15 @@ def test_expiry_uses_the_sequencing_time(node, world):
     assert replay.check(node.store).ok
 
 
-def test_replay_detects_a_changed_record(node, world):
+@pytest.fixture
+def sqlite_node(tmp_path, world):
+    node = make_node(SQLiteStore(tmp_path / "ledger.db"), [world.issuer.public.hex()])
+    yield node
+    node.store.close()
+
+
+def test_replay_detects_a_changed_record(sqlite_node, world):
+    node = sqlite_node
     owner = Key()
     node.commit_group([decode(world.publish(owner))])
     assert replay.check(node.store).ok
@@ -118,7 +125,8 @@ def test_replay_detects_a_changed_record(node, world):
     assert "differs" in report.problems[0]
 
 
-def test_replay_detects_a_changed_entry(node, world):
+def test_replay_detects_a_changed_entry(sqlite_node, world):
+    node = sqlite_node
     node.commit_group([decode(world.publish(Key()))])
     db = sqlite3.connect(node.store.path)
     (body,) = db.execute("SELECT body FROM entries WHERE seq = 1").fetchone()
@@ -138,8 +146,8 @@ def test_sequencer_answers_futures_and_coalesces_duplicates(node_factory, world)
     assert node.submit(batch).result(timeout=10) == first.result()  # known outcome
 
 
-def test_a_full_queue_refuses(tmp_path, world):
-    node = make_node(tmp_path / "l.db", [world.issuer.public.hex()])
+def test_a_full_queue_refuses(backend, world):
+    node = make_node(backend.new_store(), [world.issuer.public.hex()])
     node = Node(node.store, LOG_SIGNER, clock=Clock(), queue_batches_max=2)  # not started
     node.submit(decode(world.publish(Key())))
     node.submit(decode(world.publish(Key())))

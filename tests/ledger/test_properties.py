@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from origin.ledger import replay
+from origin.ledger.sqlite import SQLiteStore
 from origin.protocol import addresses, note
 from origin.protocol.canonical import parse
 
@@ -122,7 +123,7 @@ def test_random_batches_keep_the_invariants(data):
     actors = Actors(world)
     clock = Clock()
     with tempfile.TemporaryDirectory() as tmp:
-        node = make_node(Path(tmp) / "ledger.db", [world.issuer.public.hex()], clock=clock,
+        node = make_node(SQLiteStore(Path(tmp) / "ledger.db"), [world.issuer.public.hex()], clock=clock,
                          ggo_lifetime_s=LIFETIME_S)  # fmt: skip
         committed = set()  # a batch drawn again is answered, not committed twice
         for _ in range(data.draw(st.integers(1, 15))):

@@ -1,0 +1,124 @@
+"""The ledger's storage on PostgreSQL (psycopg 3). A group is durable when `commit` returns
+(fsync on, synchronous_commit on). Each thread has its own connection; only the sequencer
+writes. The schema is created and changed by the numbered migrations below, in order."""
+
+import json
+import threading
+from collections.abc import Iterator
+
+import psycopg
+
+from origin.ledger.store import Group, Outcome, Store
+
+MIGRATIONS = [
+    # 1: the ledger's tables, as SQLite has them
+    """
+    CREATE TABLE entries (seq BIGINT PRIMARY KEY, body BYTEA NOT NULL);
+    CREATE TABLE records (address BYTEA PRIMARY KEY, record BYTEA NOT NULL, seq BIGINT NOT NULL);
+    CREATE TABLE nodes (level INTEGER NOT NULL, idx BIGINT NOT NULL, hash BYTEA NOT NULL,
+                        PRIMARY KEY (level, idx));
+    CREATE TABLE checkpoints (size BIGINT PRIMARY KEY, note TEXT NOT NULL);
+    CREATE TABLE batches (id BYTEA PRIMARY KEY, status TEXT NOT NULL, seq BIGINT, error TEXT);
+    """,
+]
+
+
+def migrate(db: psycopg.Connection) -> int:
+    """Apply the migrations this database has not had; the schema version it is at."""
+    with db.transaction():
+        db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")
+        db.execute("LOCK TABLE schema_migrations IN EXCLUSIVE MODE")
+        (current,) = db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()
+        for version, sql in enumerate(MIGRATIONS[current:], start=current + 1):
+            db.execute(sql)
+            db.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
+    return len(MIGRATIONS)
+
+
+class PostgresStore(Store):
+    def __init__(self, dsn: str):
+        self.dsn = dsn
+        self._local = threading.local()
+        self._connections: list[psycopg.Connection] = []
+        self._lock = threading.Lock()
+        migrate(self._db)
+
+    @property
+    def _db(self) -> psycopg.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = psycopg.connect(self.dsn, autocommit=True)
+            self._local.db = db
+            with self._lock:
+                self._connections.append(db)
+        return db
+
+    def commit(self, group: Group) -> None:
+        db = self._db
+        with db.transaction(), db.cursor() as cur:
+            cur.executemany("INSERT INTO entries (seq, body) VALUES (%s, %s)", group.entries)
+            cur.executemany(
+                "INSERT INTO records (address, record, seq) VALUES (%s, %s, %s) "
+                "ON CONFLICT (address) DO UPDATE SET record = EXCLUDED.record, seq = EXCLUDED.seq",
+                [(bytes.fromhex(a), r, s) for a, (r, s) in group.records.items()],
+            )
+            cur.executemany("INSERT INTO nodes (level, idx, hash) VALUES (%s, %s, %s)", group.nodes)
+            if group.checkpoint is not None:
+                cur.execute("INSERT INTO checkpoints (size, note) VALUES (%s, %s)", group.checkpoint)
+            cur.executemany(
+                "INSERT INTO batches (id, status, seq, error) VALUES (%s, %s, %s, %s)",
+                [
+                    (bytes.fromhex(o.id), o.status, o.seq, json.dumps(o.error) if o.error else None)
+                    for o in group.outcomes
+                ],
+            )
+
+    def _one(self, sql: str, params=()):
+        return self._db.execute(sql, params).fetchone()
+
+    def size(self) -> int:
+        (count,) = self._one("SELECT COALESCE(MAX(seq) + 1, 0) FROM entries")
+        return count
+
+    def entry(self, seq: int) -> bytes | None:
+        row = self._one("SELECT body FROM entries WHERE seq = %s", (seq,))
+        return bytes(row[0]) if row else None
+
+    def entries(self, start: int = 0) -> Iterator[bytes]:
+        with self._db.cursor() as cur:
+            cur.execute("SELECT body FROM entries WHERE seq >= %s ORDER BY seq", (start,))
+            for (body,) in cur:
+                yield bytes(body)
+
+    def record(self, address: str) -> tuple[bytes, int] | None:
+        row = self._one("SELECT record, seq FROM records WHERE address = %s", (bytes.fromhex(address),))
+        return (bytes(row[0]), row[1]) if row else None
+
+    def records(self) -> Iterator[tuple[str, bytes, int]]:
+        with self._db.cursor() as cur:
+            cur.execute("SELECT address, record, seq FROM records ORDER BY address")
+            for address, record, seq in cur:
+                yield bytes(address).hex(), bytes(record), seq
+
+    def node(self, level: int, index: int) -> bytes:
+        row = self._one("SELECT hash FROM nodes WHERE level = %s AND idx = %s", (level, index))
+        if row is None:
+            raise KeyError(f"no tree node at level {level}, index {index}")
+        return bytes(row[0])
+
+    def checkpoint(self) -> str | None:
+        row = self._one("SELECT note FROM checkpoints ORDER BY size DESC LIMIT 1")
+        return row[0] if row else None
+
+    def outcome(self, batch_id: str) -> Outcome | None:
+        row = self._one("SELECT status, seq, error FROM batches WHERE id = %s", (bytes.fromhex(batch_id),))
+        if row is None:
+            return None
+        return Outcome(batch_id, row[0], row[1], json.loads(row[2]) if row[2] else None)
+
+    def close(self) -> None:
+        with self._lock:
+            for db in self._connections:
+                db.close()
+            self._connections.clear()
+        self._local = threading.local()
