@@ -36,6 +36,11 @@ def keys_new():
     click.echo(json.dumps({"xprv": w.xprv, "xpub": w.xpub, "public_key": w.public_key.hex()}, indent=2))
 
 
+DATABASE_OPTION = click.option(
+    "--database", metavar="postgresql://...", default=None,
+    help="Keep the ledger in this PostgreSQL database instead of SQLite under --data.")  # fmt: skip
+
+
 @main.group()
 def ledger():
     """The ledger node."""
@@ -51,10 +56,11 @@ def ledger():
 @click.option("--resolution-s", "resolutions", multiple=True, type=int,
               default=DEFAULT_RESOLUTIONS_S, show_default=True)
 @click.option("--ggo-lifetime-s", type=int, default=DEFAULT_GGO_LIFETIME_S, show_default=True)
-def ledger_init(data, ledger_id, issuers, sectors, resolutions, ggo_lifetime_s):
+@DATABASE_OPTION
+def ledger_init(data, ledger_id, issuers, sectors, resolutions, ggo_lifetime_s, database):
     """Create a ledger: its genesis, its log key and log entry 0."""
     try:
-        genesis = ledger_data.init(data, ledger_id, list(issuers), sectors=sectors,
+        genesis = ledger_data.init(data, ledger_id, list(issuers), sectors=sectors, database=database,
                                    resolutions_s=resolutions, ggo_lifetime_s=ggo_lifetime_s)
     except ledger_data.DataError as exc:
         fail(str(exc))
@@ -63,9 +69,9 @@ def ledger_init(data, ledger_id, issuers, sectors, resolutions, ggo_lifetime_s):
     click.echo(json.dumps(genesis, indent=2))
 
 
-def _open(data: Path):
+def _open(data: Path, database: str | None):
     try:
-        return ledger_data.open_store(data)
+        return ledger_data.open_store(data, database)
     except (ledger_data.DataError, note.NoteError) as exc:
         fail(str(exc))
 
@@ -74,9 +80,10 @@ def _open(data: Path):
 @click.option("--data", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8700, type=int, show_default=True)
-def ledger_serve(data, host, port):
+@DATABASE_OPTION
+def ledger_serve(data, host, port, database):
     """Run the ledger node and its HTTP API."""
-    store, signer = _open(data)
+    store, signer = _open(data, database)
     serve(store, signer, host, port)
 
 
@@ -87,7 +94,7 @@ def serve(store, signer, host: str, port: int) -> None:
     from origin.ledger.node import Node
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    node = Node(store, signer).start()
+    node = Node(store, signer, verify_processes=True).start()
     try:
         click.echo(f"ledger {node.ledger}: {node.frontier.size} entries; API on http://{host}:{port}/docs", err=True)
         uvicorn.run(create_app(node), host=host, port=port, log_level="warning")
@@ -98,11 +105,12 @@ def serve(store, signer, host: str, port: int) -> None:
 
 @ledger.command("replay")
 @click.option("--data", type=click.Path(file_okay=False, path_type=Path), required=True)
-def ledger_replay(data):
+@DATABASE_OPTION
+def ledger_replay(data, database):
     """Rebuild the state from the log alone; compare it with the stored state and checkpoint."""
     from origin.ledger.replay import ReplayError, check
 
-    store, _ = _open(data)
+    store, _ = _open(data, database)
     started = time.perf_counter()
     try:
         report = check(store)

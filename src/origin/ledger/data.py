@@ -1,13 +1,17 @@
-"""A ledger's data folder for the embedded deployment: `ledger.db` (SQLite) and `log.key`
-(the log's Ed25519 signer key, readable by its owner only)."""
+"""A ledger's data folder: `log.key` (the log's Ed25519 signer key, readable by its owner only)
+and, unless the ledger is on PostgreSQL (`database`, a postgresql:// URL), `ledger.db` (SQLite)."""
 
 import os
 import time
+
+import psycopg
 from pathlib import Path
 
 from origin.ledger import node
 from origin.ledger.genesis import LEDGER_ID, make_genesis
+from origin.ledger.postgres import PostgresStore
 from origin.ledger.sqlite import SQLiteStore
+from origin.ledger.store import Store
 from origin.protocol import note
 from origin.protocol.errors import ProtocolError
 
@@ -19,8 +23,21 @@ class DataError(Exception):
     """A data folder that cannot be used as asked; the message says why."""
 
 
-def init(data: Path, ledger: str, issuers: list[str], clock=time.time, **settings) -> dict:
-    """Create a ledger in `data` (created if missing); its genesis."""
+def _store(data: Path, database: str | None) -> Store:
+    if database is None:
+        return SQLiteStore(data / DATABASE)
+    if not database.startswith(("postgresql://", "postgres://")):
+        raise DataError("--database takes a postgresql:// URL")
+    try:
+        return PostgresStore(database)
+    except psycopg.Error as exc:
+        raise DataError(f"cannot use the database: {str(exc).strip().splitlines()[0]}") from None
+
+
+def init(data: Path, ledger: str, issuers: list[str], clock=time.time, database: str | None = None,
+         **settings) -> dict:  # fmt: skip
+    """Create a ledger: its key in `data` (created if missing), its log in SQLite there or in
+    the PostgreSQL `database`; its genesis."""
     data = Path(data)
     if (data / DATABASE).exists() or (data / LOG_KEY).exists():
         raise DataError(f"{data} already holds a ledger")
@@ -32,24 +49,29 @@ def init(data: Path, ledger: str, issuers: list[str], clock=time.time, **setting
     except ProtocolError as exc:
         raise DataError(exc.message) from None
     data.mkdir(parents=True, exist_ok=True)
-    key_path = data / LOG_KEY
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(str(signer) + "\n")
-    store = SQLiteStore(data / DATABASE)
+    store = _store(data, database)
     try:
+        if store.size():
+            raise DataError("the database already holds a ledger")
+        fd = os.open(data / LOG_KEY, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(str(signer) + "\n")
         node.create(store, signer, genesis, int(clock()))
     finally:
         store.close()
     return genesis
 
 
-def open_store(data: Path) -> tuple[SQLiteStore, note.Signer]:
+def open_store(data: Path, database: str | None = None) -> tuple[Store, note.Signer]:
     data = Path(data)
     if not data.is_dir():
         raise DataError(f"{data} is not a folder")
-    if not (data / DATABASE).exists() or not (data / LOG_KEY).exists():
+    if not (data / LOG_KEY).exists() or (database is None and not (data / DATABASE).exists()):
         raise DataError(f"{data} holds no ledger (run `origin ledger init` first)")
     signer = note.Signer.parse((data / LOG_KEY).read_text().strip())
-    return SQLiteStore(data / DATABASE), signer
+    store = _store(data, database)
+    if not store.size():
+        store.close()
+        raise DataError("the database holds no ledger (run `origin ledger init` first)")
+    return store, signer
 

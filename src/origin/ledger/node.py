@@ -1,14 +1,17 @@
 """The ledger node: one sequencer per ledger that turns submitted batches into log entries.
 
-A submitted batch waits in a bounded queue. The sequencer takes what is waiting as one commit
-group, verifies every signature of the group in a thread pool (libsecp256k1 releases the GIL),
-applies the rules to one batch after another (each seeing the group's earlier batches), and
-writes the whole group -- entries, records, tree nodes, one signed checkpoint, outcomes -- in
-one database transaction. Only then are the submitters answered.
+A submitted batch's signatures are verified at once in a pool of processes (or of threads:
+libsecp256k1 releases the GIL, but the Python around it does not), while the batch waits in a
+bounded queue: verification overlaps the writer's work.
+The sequencer takes what is waiting as one commit group, applies the rules to one batch after
+another (each seeing the group's earlier batches), and writes the whole group -- entries,
+records, tree nodes, one signed checkpoint, outcomes -- in one database transaction. Only then
+are the submitters answered.
 """
 
 import concurrent.futures
 import logging
+import multiprocessing
 import os
 import queue
 import threading
@@ -24,7 +27,7 @@ from origin.protocol import merkle, note
 from origin.protocol.canonical import canonical, parse
 from origin.protocol.errors import ProtocolError
 from origin.protocol.times import parse_time
-from origin.protocol.transactions import Batch, verify_signatures
+from origin.protocol.transactions import Batch, signature_checks, verify_checks
 
 log = logging.getLogger("origin.ledger")
 
@@ -58,14 +61,17 @@ def create(store: Store, signer: note.Signer, genesis: dict, time_s: int) -> Non
 @dataclass
 class _Submission:
     batch: Batch
-    future: concurrent.futures.Future
+    verified: concurrent.futures.Future  # of list[bool], one per transaction
+    future: concurrent.futures.Future  # of the Outcome
 
 
 @dataclass
 class Timings:
-    """Seconds the sequencer spent in each step, for the benchmark's account."""
+    """Seconds spent in each step, for the benchmark's account. `verify` is thread time in the
+    verification pool; the others are the sequencer's, `verify_wait` its wait for them."""
 
     verify: float = 0.0
+    verify_wait: float = 0.0
     rules: float = 0.0
     log: float = 0.0
     storage: float = 0.0
@@ -80,7 +86,8 @@ class Node:
         store: Store,
         signer: note.Signer,
         clock: Callable[[], float] = time.time,
-        verify_threads: int | None = None,
+        verify_workers: int | None = None,
+        verify_processes: bool = False,
         queue_batches_max: int = QUEUE_BATCHES_MAX,
     ):
         self.store = store
@@ -98,10 +105,13 @@ class Node:
         self._queue: queue.Queue = queue.Queue(maxsize=queue_batches_max)
         self._pending: dict[str, concurrent.futures.Future] = {}
         self._pending_lock = threading.Lock()
-        self._workers = verify_threads or os.cpu_count() or 1
-        self._pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=self._workers, thread_name_prefix="verify"
-        )
+        self._workers = verify_workers or os.cpu_count() or 1
+        if verify_processes:  # spawned, not forked: the node runs threads
+            self._pool = concurrent.futures.ProcessPoolExecutor(
+                self._workers, mp_context=multiprocessing.get_context("spawn")
+            )
+        else:
+            self._pool = concurrent.futures.ThreadPoolExecutor(self._workers, "verify")
         self._thread: threading.Thread | None = None
         self._stopping = False
         self.timings = Timings()
@@ -125,11 +135,11 @@ class Node:
                 future = concurrent.futures.Future()
                 future.set_result(known)
                 return future
+            if self._queue.full():
+                raise Busy(f"{self._queue.maxsize} batches are waiting")
             future = concurrent.futures.Future()
-            try:
-                self._queue.put_nowait(_Submission(batch, future))
-            except queue.Full:
-                raise Busy(f"{self._queue.maxsize} batches are waiting") from None
+            verified = self._pool.submit(timed_verify, signature_checks(batch.transactions))
+            self._queue.put_nowait(_Submission(batch, verified, future))
             self._pending[batch.id] = future
             return future
 
@@ -176,7 +186,7 @@ class Node:
                 group.append(item)
                 transactions += item.batch.size
             try:
-                outcomes = self.commit_group([s.batch for s in group])
+                outcomes = self.commit_group([s.batch for s in group], [s.verified for s in group])
             except Exception as exc:  # the group was rolled back: nothing of it is written
                 log.exception("commit group failed")
                 self._finish(group, exc)
@@ -192,15 +202,39 @@ class Node:
                 else:
                     submission.future.set_result(result[i])
 
-    def commit_group(self, batches: list[Batch]) -> list[Outcome]:
-        """Apply and durably commit a group of batches; their outcomes, in order.
+    def _record_bytes(self, address: str) -> bytes | None:
+        found = self.store.record(address)
+        return None if found is None else found[0]
+
+    def _verify_group(self, batches: list[Batch]) -> list[list[bool]]:
+        """Every signature of a group, one even chunk per worker."""
+        checks = signature_checks([tx for b in batches for tx in b.transactions])
+        step = max(1, -(-len(checks) // self._workers))
+        chunks = [checks[i : i + step] for i in range(0, len(checks), step)]
+        valid = []
+        for chunk_valid, seconds in self._pool.map(timed_verify, chunks):
+            valid.extend(chunk_valid)
+            self.timings.verify += seconds
+        result, offset = [], 0
+        for batch in batches:
+            result.append(valid[offset : offset + batch.size])
+            offset += batch.size
+        return result
+
+    def commit_group(self, batches: list[Batch], verified=None) -> list[Outcome]:
+        """Apply and durably commit a group of batches; their outcomes, in order. `verified`
+        holds a future of each batch's `timed_verify`, if they were started already.
 
         Called by the sequencer thread only (or directly, with the sequencer not running)."""
         t0 = time.perf_counter()
-        flat = [tx for b in batches for tx in b.transactions]
-        step = max(1, -(-len(flat) // self._workers))  # one even chunk per worker
-        chunks = [flat[i : i + step] for i in range(0, len(flat), step)]
-        valid = [ok for chunk in self._pool.map(verify_signatures, chunks) for ok in chunk]
+        if verified is None:
+            valid = self._verify_group(batches)
+        else:
+            valid = []
+            for future in verified:
+                batch_valid, seconds = future.result()
+                valid.append(batch_valid)
+                self.timings.verify += seconds
         t1 = time.perf_counter()
 
         now_s = max(self._last_time_s, int(self.clock()))
@@ -211,17 +245,18 @@ class Node:
         seen: dict[str, Outcome] = {}
         log_s = 0.0
 
+        # One read for every record the group's transactions name, not one per rule check.
+        named = set().union(*(rules.addresses_named(b) for b in batches))
+        stored = self.store.records_at(sorted(named))
+
         def read(address: str) -> dict | None:
             record = written.get(address)
             if record is None:
-                found = self.store.record(address)
-                record = None if found is None else parse(found[0])
+                raw = stored.get(address) if address in named else self._record_bytes(address)
+                record = None if raw is None else parse(raw)
             return record
 
-        offset = 0
-        for batch in batches:
-            batch_valid = valid[offset : offset + batch.size]
-            offset += batch.size
+        for batch, batch_valid in zip(batches, valid, strict=True):
             known = seen.get(batch.id) or self.store.outcome(batch.id)
             if known is not None:  # resubmitted: applied at most once
                 outcomes.append(known)
@@ -257,14 +292,20 @@ class Node:
         self._last_time_s = now_s
 
         timings = self.timings
-        timings.verify += t1 - t0
+        timings.verify_wait += t1 - t0
         timings.rules += t2 - t1 - log_s
         timings.log += log_s + t3 - t2
         timings.storage += t4 - t3
         timings.groups += 1
         timings.batches += len(batches)
-        timings.transactions += len(flat)
+        timings.transactions += sum(b.size for b in batches)
         return outcomes
+
+
+def timed_verify(checks) -> tuple[list[bool], float]:
+    """Verify signature checks; also the seconds it took (runs in a worker)."""
+    started = time.perf_counter()
+    return verify_checks(checks), time.perf_counter() - started
 
 
 def parse_time_of(entry: bytes) -> int:

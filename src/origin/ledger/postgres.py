@@ -94,6 +94,13 @@ class PostgresStore(Store):
         row = self._one("SELECT record, seq FROM records WHERE address = %s", (bytes.fromhex(address),))
         return (bytes(row[0]), row[1]) if row else None
 
+    def records_at(self, addresses: list[str]) -> dict[str, bytes]:
+        rows = self._db.execute(
+            "SELECT address, record FROM records WHERE address = ANY(%s)",
+            ([bytes.fromhex(a) for a in addresses],),
+        )
+        return {bytes(address).hex(): bytes(record) for address, record in rows}
+
     def records(self) -> Iterator[tuple[str, bytes, int]]:
         with self._db.cursor() as cur:
             cur.execute("SELECT address, record, seq FROM records ORDER BY address")

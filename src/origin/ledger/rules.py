@@ -221,6 +221,24 @@ def update_settlement(tx: Transaction, state: State, config: Config, now_s: int,
     pairing.listed.update(ggos)
 
 
+def addresses_named(batch: Batch) -> set[str]:
+    """Every address a batch's payloads name: all that its rules can read."""
+    found: set[str] = set()
+    for tx in batch.transactions:
+        if isinstance(tx, Transaction):
+            stack = list(tx.payload.values())
+            while stack:
+                value = stack.pop()
+                if isinstance(value, str):
+                    if addresses.is_address(value):
+                        found.add(value)
+                elif isinstance(value, dict):
+                    stack.extend(value.values())
+                elif isinstance(value, list):
+                    stack.extend(value)
+    return found
+
+
 HANDLERS = {
     "publish_measurement": publish_measurement,
     "issue_ggo": issue_ggo,

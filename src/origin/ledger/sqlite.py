@@ -9,6 +9,7 @@ from pathlib import Path
 
 from origin.ledger.store import Group, Outcome, Store
 
+SQL_PARAMETERS_MAX = 500  # SQLite allows 32,766 host parameters; smaller statements cache better
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (seq INTEGER PRIMARY KEY, body BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS records (
@@ -85,6 +86,17 @@ class SQLiteStore(Store):
             "SELECT record, seq FROM records WHERE address = ?", (bytes.fromhex(address),)
         ).fetchone()
         return (row[0], row[1]) if row else None
+
+    def records_at(self, addresses: list[str]) -> dict[str, bytes]:
+        found = {}
+        for i in range(0, len(addresses), SQL_PARAMETERS_MAX):
+            keys = [bytes.fromhex(a) for a in addresses[i : i + SQL_PARAMETERS_MAX]]
+            marks = ",".join("?" * len(keys))
+            for address, record in self._db.execute(
+                f"SELECT address, record FROM records WHERE address IN ({marks})", keys
+            ):
+                found[address.hex()] = record
+        return found
 
     def records(self) -> Iterator[tuple[str, bytes, int]]:
         for address, record, seq in self._db.execute(

@@ -58,6 +58,10 @@ class Store(ABC):
         """The canonical record at an address and the seq of the entry that last wrote it."""
 
     @abstractmethod
+    def records_at(self, addresses: list[str]) -> dict[str, bytes]:
+        """The canonical records at those of `addresses` that hold one, in one read."""
+
+    @abstractmethod
     def records(self) -> Iterator[tuple[str, bytes, int]]:
         """Every (address, record, seq), in address order."""
 

@@ -217,12 +217,22 @@ def decode_batch(body: bytes, ledger: str) -> Batch:
     return Batch(id=sha256_hex(data), canonical=data, transactions=tuple(decoded), error=error)
 
 
-def verify_signatures(transactions) -> list[bool]:
-    """Whether each decoded transaction's signature verifies (False for a malformed one)."""
+def signature_checks(transactions) -> list[tuple[bytes, bytes, bytes] | None]:
+    """(public key, signature, digest) of each decoded transaction, None for a malformed one:
+    plain bytes, to be verified in another thread or process."""
     return [
-        isinstance(tx, Transaction) and keys.verify(tx.signer, tx.signature, tx.digest)
+        (tx.signer, tx.signature, tx.digest) if isinstance(tx, Transaction) else None
         for tx in transactions
     ]
+
+
+def verify_checks(checks) -> list[bool]:
+    return [check is not None and keys.verify(*check) for check in checks]
+
+
+def verify_signatures(transactions) -> list[bool]:
+    """Whether each decoded transaction's signature verifies (False for a malformed one)."""
+    return verify_checks(signature_checks(transactions))
 
 
 # Builders: what a client uses to make and sign each transaction type.
