@@ -16,6 +16,7 @@ import argparse
 import collections
 import contextlib
 import os
+import urllib.parse
 import platform
 import tempfile
 import time
@@ -65,7 +66,7 @@ def new_store(backend: str):
     with psycopg.connect(POSTGRES, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        store = PostgresStore(psycopg.conninfo.make_conninfo(POSTGRES, dbname=name))
+        store = PostgresStore(urllib.parse.urlsplit(POSTGRES)._replace(path=f"/{name}").geturl())
         yield store
         store.close()
     finally:

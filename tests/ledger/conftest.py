@@ -3,6 +3,7 @@ on this machine, each test in a database it creates and drops. PostgreSQL must b
 (`.ci/run` starts it): a missing server is an error, never a skip."""
 
 import os
+import urllib.parse
 import uuid
 
 import psycopg
@@ -28,7 +29,7 @@ class Backend:
         with psycopg.connect(POSTGRES, autocommit=True) as admin:
             admin.execute(f'CREATE DATABASE "{name}"')
         self.databases.append(name)
-        return PostgresStore(psycopg.conninfo.make_conninfo(POSTGRES, dbname=name))
+        return PostgresStore(urllib.parse.urlsplit(POSTGRES)._replace(path=f"/{name}").geturl())
 
     def reopen(self, store):
         return SQLiteStore(store.path) if self.kind == "sqlite" else PostgresStore(store.dsn)

@@ -6,6 +6,7 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 from harness import LOG_SIGNER, Key, World
+from test_node import hold_commits, wait_for
 
 from origin.ledger.api import create_app
 from origin.protocol import merkle, note
@@ -86,13 +87,27 @@ def test_over_the_size_limit_is_413(client):
 
 
 def test_a_full_queue_is_503_with_retry_after(node_factory, world):
-    node = node_factory(world=world, start=False)
+    node = node_factory(world=world)
+    wait_for(lambda: node.role == "active")
+    release = hold_commits(node)
     node._queue.maxsize = 1
     client = TestClient(create_app(node))
     assert post(client, world.publish(Key()), wait=False).status_code == 202
+    wait_for(lambda: node._queue.empty())
+    assert post(client, world.publish(Key()), wait=False).status_code == 202
     r = post(client, world.publish(Key()), wait=False)
     assert r.status_code == 503 and r.headers["retry-after"] == "1"
-    node.start()
+    assert r.json()["error"]["code"] == "invalid_batch"
+    release.set()
+
+
+def test_a_standby_serves_reads_and_refuses_writes(node_factory, world):
+    node = node_factory(world=world, start=False)
+    client = TestClient(create_app(node))
+    assert client.get("/healthz").json() == {"ledger": node.ledger, "role": "standby", "size": 1}
+    assert client.get("/v1/genesis").status_code == 200
+    r = post(client, world.publish(Key()))
+    assert r.status_code == 503 and "standby" in r.json()["error"]["message"]
 
 
 def test_state_errors(client):

@@ -2,6 +2,7 @@
 
 import sqlite3
 import threading
+import time
 
 import pytest
 from harness import LEDGER, LOG_SIGNER, NOW, Clock, Key, World, decode, make_node
@@ -146,17 +147,39 @@ def test_sequencer_answers_futures_and_coalesces_duplicates(node_factory, world)
     assert node.submit(batch).result(timeout=10) == first.result()  # known outcome
 
 
+def hold_commits(node) -> threading.Event:
+    """Make the node's commits wait until the returned event is set."""
+    release, real_commit = threading.Event(), node.store.commit
+
+    def held(group):
+        release.wait(10)
+        real_commit(group)
+
+    node.store.commit = held
+    return release
+
+
+def wait_for(condition, timeout_s=10.0):
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
 def test_a_full_queue_refuses(backend, world):
-    node = make_node(backend.new_store(), [world.issuer.public.hex()])
-    node = Node(node.store, LOG_SIGNER, clock=Clock(), queue_batches_max=2)  # not started
-    node.submit(decode(world.publish(Key())))
-    node.submit(decode(world.publish(Key())))
+    store = make_node(backend.new_store(), [world.issuer.public.hex()]).store
+    node = Node(store, LOG_SIGNER, clock=Clock(), queue_batches_max=2).start()
+    wait_for(lambda: node.role == "active")
+    release = hold_commits(node)
+    first = node.submit(decode(world.publish(Key())))
+    wait_for(lambda: node._queue.empty())  # the sequencer holds the first in its commit
+    futures = [node.submit(decode(world.publish(Key()))) for _ in range(2)]
     with pytest.raises(Busy):
         node.submit(decode(world.publish(Key())))
-    node.start()
+    release.set()
+    assert [f.result(timeout=10).status for f in [first, *futures]] == ["COMMITTED"] * 3
     node.stop()
-    assert node.store.size() == 3
-    node.store.close()
+    store.close()
 
 
 def test_a_failed_commit_writes_nothing_and_the_node_goes_on(node_factory, world):
@@ -173,6 +196,7 @@ def test_a_failed_commit_writes_nothing_and_the_node_goes_on(node_factory, world
     with pytest.raises(OSError):
         node.submit(decode(world.publish(Key()))).result(timeout=10)
     assert node.store.size() == 1 and node.frontier.size == 1
+    wait_for(lambda: node.role == "active")  # it gave the role up, and took it again
     outcome = node.submit(decode(world.publish(Key()))).result(timeout=10)
     assert outcome.seq == 1
     assert replay.check(node.store).ok

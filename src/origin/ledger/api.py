@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from origin.ledger.node import Busy, Node, Stopped
+from origin.ledger.node import Busy, Node, Standby, Stopped
 from origin.protocol import addresses, merkle
 from origin.protocol.canonical import canonical
 from origin.protocol.errors import ProtocolError
@@ -95,7 +95,7 @@ def create_app(node: Node) -> FastAPI:
             return error(400, exc.code, exc.message)
         try:
             future = node.submit(batch)
-        except (Busy, Stopped) as exc:
+        except (Busy, Standby, Stopped) as exc:
             return error(503, "invalid_batch", f"try again later: {exc}",
                          headers={"Retry-After": str(RETRY_AFTER_S)})  # fmt: skip
         if wait and not future.done():
@@ -153,6 +153,10 @@ def create_app(node: Node) -> FastAPI:
             return error(400, "malformed", f"need 1 <= from <= to <= {current}")
         proof = merkle.consistency_proof(node.store.node, from_, to)
         return {"from": from_, "to": to, "hashes": _b64(proof)}
+
+    @app.get("/healthz", summary="This node's role (active writer or standby) and log size")
+    def health():
+        return {"ledger": node.ledger, "role": node.role, "size": node.store.size()}
 
     @app.get("/v1/genesis", summary="The ledger's genesis")
     def genesis():

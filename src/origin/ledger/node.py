@@ -44,6 +44,13 @@ class Stopped(Exception):
     """The node is stopping and takes no more batches."""
 
 
+class Standby(Exception):
+    """Another node is the ledger's writer; this one serves reads until it takes over."""
+
+
+WRITER_POLL_S = 0.5
+
+
 def create(store: Store, signer: note.Signer, genesis: dict, time_s: int) -> None:
     """Write entry 0 (the genesis), its tree node and the first checkpoint."""
     config = parse_genesis(genesis)
@@ -99,9 +106,9 @@ class Node:
         self.config: Config = parse_genesis(parse(entry0)["genesis"])
         if str(signer.verifier) != self.config.genesis["log_key"]:
             raise ValueError("the log key does not match the ledger's genesis")
-        size = store.size()
-        self.frontier = merkle.Frontier.load(store.node, size)
-        self._last_time_s = parse_time_of(store.entry(size - 1))
+        self._load()
+        self.role = "standby"  # until the sequencer holds the writer role
+        self.writer_poll_s = WRITER_POLL_S
         self._queue: queue.Queue = queue.Queue(maxsize=queue_batches_max)
         self._pending: dict[str, concurrent.futures.Future] = {}
         self._pending_lock = threading.Lock()
@@ -113,6 +120,7 @@ class Node:
         else:
             self._pool = concurrent.futures.ThreadPoolExecutor(self._workers, "verify")
         self._thread: threading.Thread | None = None
+        self._first_attempt = threading.Event()
         self._stopping = False
         self.timings = Timings()
 
@@ -120,12 +128,20 @@ class Node:
     def ledger(self) -> str:
         return self.config.ledger
 
+    def _load(self) -> None:
+        """The tree and time as the database has them (another writer may have moved them)."""
+        size = self.store.size()
+        self.frontier = merkle.Frontier.load(self.store.node, size)
+        self._last_time_s = parse_time_of(self.store.entry(size - 1))
+
     # Submitting and asking
 
     def submit(self, batch: Batch) -> concurrent.futures.Future:
         """A future of the batch's final Outcome. Raises Busy when the queue is full."""
         if self._stopping:
             raise Stopped("the node is stopping")
+        if self.role != "active":
+            raise Standby("this node is a standby: another node writes the ledger")
         with self._pending_lock:
             future = self._pending.get(batch.id)
             if future is not None:
@@ -156,23 +172,45 @@ class Node:
     # The sequencer
 
     def start(self) -> "Node":
+        """Start the sequencer; return once it has tried for the writer role (it keeps trying
+        in the background if another node has it)."""
         self._thread = threading.Thread(target=self._run, name="sequencer", daemon=True)
         self._thread.start()
+        self._first_attempt.wait()
         return self
 
     def stop(self) -> None:
         """Finish what is queued, then stop."""
         self._stopping = True
+        self.role = "stopped"
         if self._thread is not None:
             self._queue.put(None)
             self._thread.join()
             self._thread = None
         self._pool.shutdown()
 
+    def _become_writer(self) -> bool:
+        """Wait for the writer role; False if the node stops first."""
+        while not self._stopping:
+            acquired = self.store.acquire_writer(self.ledger)
+            if acquired:
+                self._load()
+                self.role = "active"
+                log.info("ledger %s: this node is the writer at size %d", self.ledger, self.frontier.size)
+            self._first_attempt.set()
+            if acquired:
+                return True
+            time.sleep(self.writer_poll_s)
+        self._first_attempt.set()
+        return False
+
     def _run(self) -> None:
+        if not self._become_writer():
+            return
         while True:
             first = self._queue.get()
             if first is None:
+                self.store.release_writer()
                 return
             group, transactions = [first], first.batch.size
             while len(group) < GROUP_BATCHES_MAX and transactions < GROUP_TRANSACTIONS_MAX:
@@ -188,10 +226,27 @@ class Node:
             try:
                 outcomes = self.commit_group([s.batch for s in group], [s.verified for s in group])
             except Exception as exc:  # the group was rolled back: nothing of it is written
-                log.exception("commit group failed")
+                log.exception("commit group failed; giving the writer role up")
                 self._finish(group, exc)
+                self._step_down()
+                if not self._become_writer():
+                    return
             else:
                 self._finish(group, outcomes)
+
+    def _step_down(self) -> None:
+        """Give the writer role up and answer what waits: it may be another node's turn."""
+        self.role = "standby"
+        self.store.release_writer()
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is None:
+                self._queue.put(None)
+                return
+            self._finish([item], Standby("the node lost the writer role; try again"))
 
     def _finish(self, group: list[_Submission], result) -> None:
         with self._pending_lock:

@@ -2,6 +2,7 @@
 (fsync on, synchronous_commit on). Each thread has its own connection; only the sequencer
 writes. The schema is created and changed by the numbered migrations below, in order."""
 
+import hashlib
 import json
 import threading
 from collections.abc import Iterator
@@ -52,6 +53,28 @@ class PostgresStore(Store):
             with self._lock:
                 self._connections.append(db)
         return db
+
+    def acquire_writer(self, ledger: str) -> bool:
+        """A session advisory lock, held on the connection the writer commits through: while
+        it commits, it holds the lock; when it dies, PostgreSQL releases the lock."""
+        key = int.from_bytes(hashlib.sha256(f"origin ledger {ledger}".encode()).digest()[:8], "big", signed=True)
+        try:
+            (acquired,) = self._one("SELECT pg_try_advisory_lock(%s)", (key,))
+        except psycopg.OperationalError:
+            self._drop_connection()
+            return False
+        return acquired
+
+    def release_writer(self) -> None:
+        self._drop_connection()  # the session ends, and its advisory lock with it
+
+    def _drop_connection(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            self._local.db = None
+            with self._lock:
+                self._connections.remove(db)
+            db.close()
 
     def commit(self, group: Group) -> None:
         db = self._db

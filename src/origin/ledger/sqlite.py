@@ -1,7 +1,9 @@
 """The ledger's storage on embedded SQLite, in WAL mode with synchronous=FULL: a group is
 durable when `commit` returns. Each thread has its own connection; only the sequencer writes."""
 
+import fcntl
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -29,6 +31,7 @@ class SQLiteStore(Store):
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._writer_lock: int | None = None
         self._db.executescript(SCHEMA)
 
     @property
@@ -43,6 +46,23 @@ class SQLiteStore(Store):
             with self._lock:
                 self._connections.append(db)
         return db
+
+    def acquire_writer(self, ledger: str) -> bool:
+        """An exclusive flock on `<database>.writer`: one writer across processes."""
+        if self._writer_lock is None:
+            fd = os.open(f"{self.path}.writer", os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                return False
+            self._writer_lock = fd
+        return True
+
+    def release_writer(self) -> None:
+        if self._writer_lock is not None:
+            os.close(self._writer_lock)  # closing the descriptor releases the flock
+            self._writer_lock = None
 
     def commit(self, group: Group) -> None:
         db = self._db
@@ -125,6 +145,7 @@ class SQLiteStore(Store):
         return Outcome(batch_id, row[0], row[1], json.loads(row[2]) if row[2] else None)
 
     def close(self) -> None:
+        self.release_writer()
         with self._lock:
             for db in self._connections:
                 db.close()

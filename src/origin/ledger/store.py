@@ -39,8 +39,17 @@ class Group:
 
 class Store(ABC):
     @abstractmethod
+    def acquire_writer(self, ledger: str) -> bool:
+        """Try to become the ledger's one writer, from the calling thread; True if it is now.
+        The role lasts until `release_writer` or until this process or its connection dies."""
+
+    @abstractmethod
+    def release_writer(self) -> None:
+        """Give the writer role up (after a failed commit, or when stopping)."""
+
+    @abstractmethod
     def commit(self, group: Group) -> None:
-        """Write a whole group durably in one transaction."""
+        """Write a whole group durably in one transaction, from the writer's thread."""
 
     @abstractmethod
     def size(self) -> int:

@@ -1,0 +1,236 @@
+"""Crash soak: run a ledger node as its own process, submit batches from concurrent clients,
+kill the node with SIGKILL at random moments, restart it, and check after every restart that
+- every batch ever answered COMMITTED is COMMITTED at the same seq, and its entry holds it;
+- `origin ledger replay` agrees with the stored state and the latest checkpoint (so no batch
+  is half applied: the state is exactly the replay of whole entries);
+- the new checkpoint is signed by the log key and consistent (RFC 9162) with every checkpoint
+  published before any kill.
+
+Used by bench/crash_soak.py (100 kills) and by the test suite (a few).
+"""
+
+import base64
+import json
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from origin.protocol import addresses, keys, merkle, note
+from origin.protocol import transactions as tx
+from origin.protocol.canonical import canonical, parse
+from origin.protocol.times import format_time
+
+READY_S_MAX = 60.0
+PERIOD_S = 3600
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(method: str, url: str, body: bytes | None = None, timeout: float = 35.0) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=body, method=method,
+                                     headers={"Content-Type": "application/json"})  # fmt: skip
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+class NodeProcess:
+    """`origin ledger serve` in a process of its own."""
+
+    def __init__(self, data: Path, database: str | None, port: int | None = None):
+        self.data, self.database = data, database
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        command = [sys.executable, "-c", "from origin.cli import main; main()", "ledger", "serve",
+                   "--data", str(data), "--port", str(self.port)]  # fmt: skip
+        if database:
+            command += ["--database", database]
+        self.log = open(data / f"node-{self.port}.log", "ab")
+        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def role(self) -> str | None:
+        try:
+            status, body = http("GET", f"{self.url}/healthz", timeout=2)
+        except OSError:
+            return None
+        return json.loads(body)["role"] if status == 200 else None
+
+    def wait_role(self, role: str, timeout_s: float = READY_S_MAX) -> float:
+        """Seconds until the node answers with this role."""
+        started = time.monotonic()
+        while self.role() != role:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the node exited with {self.process.returncode}; see {self.log.name}")
+            if time.monotonic() - started > timeout_s:
+                raise RuntimeError(f"the node did not become {role} in {timeout_s} s")
+            time.sleep(0.05)
+        return time.monotonic() - started
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+        self.log.close()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        self.log.close()
+
+
+class Client:
+    """Makes valid batches: a production measurement with its GGO, and transfers of its own
+    GGOs that earlier batches committed."""
+
+    def __init__(self, ledger: str, issuer_key: bytes, rng: random.Random):
+        self.ledger, self.issuer_key, self.rng = ledger, issuer_key, rng
+        self.owned: list[bytes] = []  # keys of committed GGOs not yet spent
+        self.first_hour = int(time.time()) // PERIOD_S - 24  # recent: far from expiry
+        self.hour = rng.randrange(1_000_000)
+
+    def batch(self) -> tuple[dict, list[bytes]]:
+        """A batch, and the keys of the GGOs it creates."""
+        txs, created = [], []
+        for _ in range(self.rng.randint(1, 20)):
+            if self.owned and self.rng.random() < 0.3:
+                key, receiver = self.owned.pop(), self.rng.randbytes(32)
+                to = addresses.address(addresses.GGO, keys.public_key(receiver))
+                txs.append(tx.transfer_ggo(self.ledger, key, ggo=addresses.address(addresses.GGO, keys.public_key(key)), to=to))
+                created.append(receiver)
+                continue
+            key = self.rng.randbytes(32)
+            public = keys.public_key(key)
+            measurement = addresses.address(addresses.MEASUREMENT, public)
+            self.hour += 1
+            begin = (self.first_hour + self.hour % 2000) * PERIOD_S
+            txs.append(tx.publish_measurement(
+                self.ledger, self.issuer_key, address=measurement, begin=format_time(begin),
+                end=format_time(begin + PERIOD_S), sector="DK1", type=tx.PRODUCTION,
+                amount=self.rng.randint(1, 10_000)))  # fmt: skip
+            txs.append(tx.issue_ggo(self.ledger, self.issuer_key, measurement=measurement,
+                                    address=addresses.address(addresses.GGO, public),
+                                    tech_type="T020000", fuel_type="F01050100"))  # fmt: skip
+            created.append(key)
+        return tx.batch(*txs), created
+
+
+@dataclass
+class Soak:
+    data: Path
+    database: str | None
+    issuer_key: bytes
+    ledger: str
+    log_key: note.Verifier
+    clients: int = 8
+    seed: int = 1
+    committed: dict = field(default_factory=dict)  # batch id -> (seq, canonical batch)
+    checkpoints: dict = field(default_factory=dict)  # size -> root, every one seen
+    kills: int = 0
+    answered: int = 0
+    errors: list = field(default_factory=list)
+
+    def __post_init__(self):
+        self._lock = threading.Lock()
+        self._rng = random.Random(self.seed)
+
+    # Checks after a restart
+
+    def check(self, url: str) -> None:
+        """Raise AssertionError naming the first broken promise."""
+        for batch_id, (seq, body) in self.committed.items():
+            status, answer = http("GET", f"{url}/v1/batches/{batch_id}")
+            outcome = json.loads(answer)
+            assert outcome.get("status") == "COMMITTED" and outcome.get("seq") == seq, (
+                f"batch {batch_id} was answered COMMITTED at {seq}, now {outcome}")
+            status, entry = http("GET", f"{url}/v1/entries/{seq}")
+            assert status == 200 and canonical(parse(entry)["batch"]) == body, f"entry {seq} lost its batch"
+        status, signed = http("GET", f"{url}/v1/checkpoint")
+        latest = note.Checkpoint.parse(note.open_note(signed.decode(), self.log_key))
+        for size, root in sorted(self.checkpoints.items()):
+            assert size <= latest.size, f"the log shrank from {size} to {latest.size}"
+            _, proof = http("GET", f"{url}/v1/proofs/consistency?from={size}&to={latest.size}")
+            hashes = [base64.b64decode(h) for h in json.loads(proof)["hashes"]]
+            assert merkle.verify_consistency(size, latest.size, root, latest.root, hashes), (
+                f"checkpoint {latest.size} is not consistent with checkpoint {size} published earlier")
+        self.checkpoints[latest.size] = latest.root
+        replay = [sys.executable, "-c", "from origin.cli import main; main()", "ledger", "replay",
+                  "--data", str(self.data)] + (["--database", self.database] if self.database else [])  # fmt: skip
+        done = subprocess.run(replay, capture_output=True, text=True)
+        assert done.returncode == 0, f"replay disagrees: {done.stdout}{done.stderr}"
+
+    # Load while the node runs
+
+    def _client(self, url: str, client: Client, stop: threading.Event) -> None:
+        while not stop.is_set():
+            body, created = client.batch()
+            data = canonical(body)
+            try:
+                status, answer = http("POST", f"{url}/v1/batches?wait=true", data)
+            except OSError:
+                return  # the node is gone
+            if status == 503:
+                time.sleep(0.05)
+                continue
+            outcome = json.loads(answer)
+            if outcome.get("status") == "COMMITTED":
+                with self._lock:
+                    self.committed[outcome["id"]] = (outcome["seq"], data)
+                    self.answered += 1
+                client.owned.extend(created)
+            elif outcome.get("status") != "PENDING":
+                with self._lock:
+                    self.errors.append(outcome)  # the soak's batches are valid: a bug
+
+    def _watch_checkpoints(self, url: str, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                status, signed = http("GET", f"{url}/v1/checkpoint", timeout=2)
+            except OSError:
+                return
+            if status == 200:
+                cp = note.Checkpoint.parse(note.open_note(signed.decode(), self.log_key))
+                with self._lock:
+                    self.checkpoints[cp.size] = cp.root
+            time.sleep(0.02)
+
+    def round(self, run_s: float) -> None:
+        """Start the node, check it, load it for about run_s, kill it."""
+        node = NodeProcess(self.data, self.database)
+        stop, threads = threading.Event(), []
+        try:
+            node.wait_role("active")
+            self.check(node.url)
+            clients = [Client(self.ledger, self.issuer_key, random.Random(self._rng.random()))
+                       for _ in range(self.clients)]  # fmt: skip
+            threads = [threading.Thread(target=self._client, args=(node.url, c, stop)) for c in clients]
+            threads.append(threading.Thread(target=self._watch_checkpoints, args=(node.url, stop)))
+            for t in threads:
+                t.start()
+            time.sleep(self._rng.uniform(0.2, run_s))
+        finally:
+            node.kill()
+            stop.set()
+            for t in threads:
+                t.join()
+        self.kills += 1
+
+    def final_check(self) -> None:
+        node = NodeProcess(self.data, self.database)
+        try:
+            node.wait_role("active")
+            self.check(node.url)
+        finally:
+            node.stop()
