@@ -15,6 +15,7 @@ overlapped), and pipelined (the node's sequencer running, clients keeping batche
 import argparse
 import collections
 import contextlib
+import dataclasses
 import os
 import urllib.parse
 import platform
@@ -75,38 +76,50 @@ def new_store(backend: str):
 
 
 def run(bodies: list[bytes], backend: str, in_flight: int) -> dict:
-    """Commit the workload; in_flight 0 means sequentially, one batch per group."""
-    signer = note.Signer.generate(LEDGER)
-    genesis = make_genesis(LEDGER, [ISSUER.public_key.hex()], str(signer.verifier))
+    """Commit the workload on a new ledger; in_flight 0 means sequentially, a batch a group."""
     with new_store(backend) as store:
-        create(store, signer, genesis, int(time.time()))
+        signer = new_ledger(store)
         node = Node(store, signer, verify_processes=True)
-        parse_s, transactions = 0.0, 0
-        outcomes, window = [], collections.deque()  # window: futures of batches in flight
         if in_flight:
             node.start()
-        started = time.perf_counter()
-        for body in bodies:
-            t0 = time.perf_counter()
-            batch = tx.decode_batch(body, LEDGER)
-            parse_s += time.perf_counter() - t0
-            transactions += batch.size
-            if not in_flight:
-                outcomes.extend(node.commit_group([batch]))
-                continue
-            while len(window) >= in_flight:
-                outcomes.append(window.popleft().result())
-            window.append(node.submit(batch))
-        outcomes.extend(future.result() for future in window)
-        elapsed = time.perf_counter() - started
+        result = drive(node, bodies, in_flight)
         node.stop()
-        refused = [o.error for o in outcomes if o.status != "COMMITTED"]
-        if refused or node.frontier.size != len(bodies) + 1:
-            raise SystemExit(f"workload batches refused: {refused[:3]}")
-        t = node.timings
-    return {"transactions": transactions, "groups": t.groups, "elapsed": elapsed,
-            "parse": parse_s, "verify": t.verify, "verify_wait": t.verify_wait, "rules": t.rules,
-            "log": t.log, "storage": t.storage}  # fmt: skip
+    return result
+
+
+def new_ledger(store) -> note.Signer:
+    signer = note.Signer.generate(LEDGER)
+    create(store, signer, make_genesis(LEDGER, [ISSUER.public_key.hex()], str(signer.verifier)), int(time.time()))
+    return signer
+
+
+def drive(node: Node, bodies: list[bytes], in_flight: int) -> dict:
+    """Parse and commit every body, through the (started) sequencer with `in_flight` batches
+    outstanding, or directly one batch a group (0); the figures."""
+    size_before, timings_before = node.frontier.size, dataclasses.replace(node.timings)
+    parse_s, transactions = 0.0, 0
+    outcomes, window = [], collections.deque()  # window: futures of batches in flight
+    started = time.perf_counter()
+    for body in bodies:
+        t0 = time.perf_counter()
+        batch = tx.decode_batch(body, LEDGER)
+        parse_s += time.perf_counter() - t0
+        transactions += batch.size
+        if not in_flight:
+            outcomes.extend(node.commit_group([batch]))
+            continue
+        while len(window) >= in_flight:
+            outcomes.append(window.popleft().result())
+        window.append(node.submit(batch))
+    outcomes.extend(future.result() for future in window)
+    elapsed = time.perf_counter() - started
+    refused = [o.error for o in outcomes if o.status != "COMMITTED"]
+    if refused or node.frontier.size != size_before + len(bodies):
+        raise SystemExit(f"workload batches refused: {refused[:3]}")
+    figures = {"transactions": transactions, "elapsed": elapsed, "parse": parse_s}
+    for step in ("groups", "verify", "verify_wait", "rules", "log", "storage"):
+        figures[step] = getattr(node.timings, step) - getattr(timings_before, step)
+    return figures
 
 
 def main():

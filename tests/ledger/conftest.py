@@ -3,6 +3,7 @@ on this machine, each test in a database it creates and drops. PostgreSQL must b
 (`.ci/run` starts it): a missing server is an error, never a skip."""
 
 import os
+import sqlite3
 import urllib.parse
 import uuid
 
@@ -13,6 +14,7 @@ from harness import World, make_node
 from origin.ledger.postgres import PostgresStore
 from origin.ledger.sqlite import SQLiteStore
 
+KEYS = {"records": "address", "entries": "seq"}
 POSTGRES = os.environ.get("ORIGIN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
@@ -33,6 +35,19 @@ class Backend:
 
     def reopen(self, store):
         return SQLiteStore(store.path) if self.kind == "sqlite" else PostgresStore(store.dsn)
+
+    def rewrite(self, store, table: str, column: str, change) -> None:
+        """Change every stored value of a column behind the node's back, as an attacker or a
+        broken disk would: `change` maps old bytes to new."""
+        if self.kind == "sqlite":
+            db, mark = sqlite3.connect(store.path), "?"
+        else:
+            db, mark = psycopg.connect(store.dsn), "%s"
+        key = KEYS[table]
+        for k, value in db.execute(f"SELECT {key}, {column} FROM {table}").fetchall():
+            db.execute(f"UPDATE {table} SET {column} = {mark} WHERE {key} = {mark}", (change(bytes(value)), k))
+        db.commit()
+        db.close()
 
     def drop(self):
         with psycopg.connect(POSTGRES, autocommit=True) as admin:

@@ -82,7 +82,7 @@ def test_a_node_that_lost_its_lock_never_commits_again(postgres):
         wait_for(lambda: b.role == "active")
 
         # a still believes it writes; its commit fails, and it becomes a standby
-        with pytest.raises(Exception):
+        with pytest.raises(psycopg.OperationalError):
             a.submit(decode(world.publish(Key()))).result(timeout=10)
         wait_for(lambda: a.role == "standby")
         with pytest.raises(Standby):

@@ -3,15 +3,12 @@ amounts are conserved along every chain, a GGO is spent at most once, settlement
 their consumption, and replaying the log reproduces the state and the checkpoint's root."""
 
 import hashlib
-import tempfile
-from pathlib import Path
 
 from harness import LOG_SIGNER, Clock, Key, World, decode, make_node
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from origin.ledger import replay
-from origin.ledger.sqlite import SQLiteStore
 from origin.protocol import addresses, note
 from origin.protocol.canonical import parse
 
@@ -116,27 +113,28 @@ def check_invariants(store):
             assert len({p["ggo"] for p in record["parts"]}) == len(record["parts"])
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])  # fmt: skip
 @given(st.data())
-def test_random_batches_keep_the_invariants(data):
+def test_random_batches_keep_the_invariants(backend, data):
     world = World(ggo_lifetime_s=LIFETIME_S)
     actors = Actors(world)
     clock = Clock()
-    with tempfile.TemporaryDirectory() as tmp:
-        node = make_node(SQLiteStore(Path(tmp) / "ledger.db"), [world.issuer.public.hex()], clock=clock,
-                         ggo_lifetime_s=LIFETIME_S)  # fmt: skip
-        committed = set()  # a batch drawn again is answered, not committed twice
-        for _ in range(data.draw(st.integers(1, 15))):
-            drawn = [actors.draw_batch(data) for _ in range(data.draw(st.integers(1, 3)))]
-            outcomes = node.commit_group([batch for batch, _ in drawn])
-            for (_, created), outcome in zip(drawn, outcomes, strict=True):
-                if outcome.status == "COMMITTED":
-                    committed.add(outcome.id)
-                    actors.learn(created)
-            clock.now += data.draw(st.sampled_from([0, 0, 0, 0, 60, 3600, LIFETIME_S]))
-        check_invariants(node.store)
-        report = replay.check(node.store)
-        assert report.ok, report.problems
-        cp = note.Checkpoint.parse(note.open_note(node.store.checkpoint(), LOG_SIGNER.verifier))
-        assert cp.size == len(committed) + 1 == report.entries
-        node.store.close()
+    # a new, empty store for each example
+    node = make_node(backend.new_store(), [world.issuer.public.hex()], clock=clock,
+                     ggo_lifetime_s=LIFETIME_S)  # fmt: skip
+    committed = set()  # a batch drawn again is answered, not committed twice
+    for _ in range(data.draw(st.integers(1, 15))):
+        drawn = [actors.draw_batch(data) for _ in range(data.draw(st.integers(1, 3)))]
+        outcomes = node.commit_group([batch for batch, _ in drawn])
+        for (_, created), outcome in zip(drawn, outcomes, strict=True):
+            if outcome.status == "COMMITTED":
+                committed.add(outcome.id)
+                actors.learn(created)
+        clock.now += data.draw(st.sampled_from([0, 0, 0, 0, 60, 3600, LIFETIME_S]))
+    check_invariants(node.store)
+    report = replay.check(node.store)
+    assert report.ok, report.problems
+    cp = note.Checkpoint.parse(note.open_note(node.store.checkpoint(), LOG_SIGNER.verifier))
+    assert cp.size == len(committed) + 1 == report.entries
+    node.store.close()

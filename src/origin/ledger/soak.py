@@ -95,8 +95,9 @@ class Client:
     """Makes valid batches: a production measurement with its GGO, and transfers of its own
     GGOs that earlier batches committed."""
 
-    def __init__(self, ledger: str, issuer_key: bytes, rng: random.Random):
+    def __init__(self, ledger: str, issuer_key: bytes, rng: random.Random, measurements=(1, 20)):
         self.ledger, self.issuer_key, self.rng = ledger, issuer_key, rng
+        self.measurements = measurements  # how many a batch publishes and issues, at least and most
         self.owned: list[bytes] = []  # keys of committed GGOs not yet spent
         self.first_hour = int(time.time()) // PERIOD_S - 24  # recent: far from expiry
         self.hour = rng.randrange(1_000_000)
@@ -104,7 +105,7 @@ class Client:
     def batch(self) -> tuple[dict, list[bytes]]:
         """A batch, and the keys of the GGOs it creates."""
         txs, created = [], []
-        for _ in range(self.rng.randint(1, 20)):
+        for _ in range(self.rng.randint(*self.measurements)):
             if self.owned and self.rng.random() < 0.3:
                 key, receiver = self.owned.pop(), self.rng.randbytes(32)
                 to = addresses.address(addresses.GGO, keys.public_key(receiver))

@@ -9,6 +9,7 @@ Used by `origin demo` and by the benchmarks.
 
 import math
 import random
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -20,6 +21,7 @@ from origin.protocol.keys import public_key
 from origin.protocol.times import format_time
 
 HOUR_S = 3600
+DAY_S = 86400
 # The Danish platform's (technology, fuel) pairs, shared/data/README.md.
 KINDS = {
     "solar": ("T010000", "F01040100"),
@@ -82,7 +84,7 @@ class Workload:
     producers: int = 4
     consumers: int = 4
     hours: int = 24
-    start_s: int = 1_767_225_600  # 2026-01-01T00:00:00Z
+    start_s: int = field(default_factory=lambda: (int(time.time()) // DAY_S - 1) * DAY_S)  # yesterday
     sector: str = "DK1"
     seed: int = 1
     owners: list = field(default_factory=list)
