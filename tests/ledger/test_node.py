@@ -204,3 +204,12 @@ def test_concurrent_submitters(node_factory, world):
 def test_the_log_key_must_match_the_genesis(node, world):
     with pytest.raises(ValueError):
         Node(node.store, note.Signer.generate(LEDGER))
+
+
+def test_records_remember_the_entry_that_created_them(node, world):
+    owner, receiver = Key(), Key()
+    node.commit_group([decode(world.publish(owner), world.issue(owner))])
+    node.commit_group([decode(world.transfer(owner, receiver.ggo))])
+    assert (node.store.created(owner.ggo), node.store.record(owner.ggo)[1]) == (1, 2)
+    assert node.store.created(receiver.ggo) == 2 and node.store.created(Key().ggo) is None
+    assert replay.check(node.store).ok

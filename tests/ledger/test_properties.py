@@ -88,7 +88,7 @@ class Actors:
 
 
 def check_invariants(store):
-    records = {a: parse(r) for a, r, _ in store.records()}
+    records = {a: parse(r) for a, r, _, _ in store.records()}
     parents: dict[str, str] = {}
     for address, record in records.items():
         namespace = addresses.namespace_of(address)

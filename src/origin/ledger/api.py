@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from origin.ledger import tiles
 from origin.ledger.node import Busy, Node, Standby, Stopped
 from origin.protocol import addresses, merkle
 from origin.protocol.canonical import canonical
@@ -157,6 +158,25 @@ def create_app(node: Node) -> FastAPI:
     @app.get("/healthz", summary="This node's role (active writer or standby) and log size")
     def health():
         return {"ledger": node.ledger, "role": node.role, "size": node.store.size()}
+
+    @app.get("/checkpoint", summary="tlog-tiles: the latest signed checkpoint", response_class=PlainTextResponse)
+    def tiles_checkpoint():
+        return PlainTextResponse(node.store.checkpoint())
+
+    @app.get("/tile/{path:path}", summary="tlog-tiles: a hash tile or an entry bundle")
+    def tile(path: str):
+        size = node.store.size()
+        try:
+            level, n, width = tiles.parse_tile_path(path)
+            if level == "entries":
+                data = tiles.entry_bundle(node.store.entry, size, n, width)
+            else:
+                data = tiles.hash_tile(node.store.node, size, int(level), n, width)
+        except tiles.TileError as exc:
+            return error(404, "not_found", str(exc))
+        full = width == tiles.TILE_WIDTH  # a full tile never changes
+        cache = "public, max-age=31536000, immutable" if full else "no-cache"
+        return Response(data, media_type="application/octet-stream", headers={"Cache-Control": cache})
 
     @app.get("/v1/genesis", summary="The ledger's genesis")
     def genesis():

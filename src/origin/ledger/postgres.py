@@ -15,7 +15,8 @@ MIGRATIONS = [
     # 1: the ledger's tables, as SQLite has them
     """
     CREATE TABLE entries (seq BIGINT PRIMARY KEY, body BYTEA NOT NULL);
-    CREATE TABLE records (address BYTEA PRIMARY KEY, record BYTEA NOT NULL, seq BIGINT NOT NULL);
+    CREATE TABLE records (address BYTEA PRIMARY KEY, record BYTEA NOT NULL, seq BIGINT NOT NULL,
+                          created BIGINT NOT NULL);
     CREATE TABLE nodes (level INTEGER NOT NULL, idx BIGINT NOT NULL, hash BYTEA NOT NULL,
                         PRIMARY KEY (level, idx));
     CREATE TABLE checkpoints (size BIGINT PRIMARY KEY, note TEXT NOT NULL);
@@ -81,9 +82,9 @@ class PostgresStore(Store):
         with db.transaction(), db.cursor() as cur:
             cur.executemany("INSERT INTO entries (seq, body) VALUES (%s, %s)", group.entries)
             cur.executemany(
-                "INSERT INTO records (address, record, seq) VALUES (%s, %s, %s) "
+                "INSERT INTO records (address, record, seq, created) VALUES (%s, %s, %s, %s) "
                 "ON CONFLICT (address) DO UPDATE SET record = EXCLUDED.record, seq = EXCLUDED.seq",
-                [(bytes.fromhex(a), r, s) for a, (r, s) in group.records.items()],
+                [(bytes.fromhex(a), r, s, s) for a, (r, s) in group.records.items()],
             )
             cur.executemany("INSERT INTO nodes (level, idx, hash) VALUES (%s, %s, %s)", group.nodes)
             if group.checkpoint is not None:
@@ -117,6 +118,10 @@ class PostgresStore(Store):
         row = self._one("SELECT record, seq FROM records WHERE address = %s", (bytes.fromhex(address),))
         return (bytes(row[0]), row[1]) if row else None
 
+    def created(self, address: str) -> int | None:
+        row = self._one("SELECT created FROM records WHERE address = %s", (bytes.fromhex(address),))
+        return row[0] if row else None
+
     def records_at(self, addresses: list[str]) -> dict[str, bytes]:
         rows = self._db.execute(
             "SELECT address, record FROM records WHERE address = ANY(%s)",
@@ -124,11 +129,11 @@ class PostgresStore(Store):
         )
         return {bytes(address).hex(): bytes(record) for address, record in rows}
 
-    def records(self) -> Iterator[tuple[str, bytes, int]]:
+    def records(self) -> Iterator[tuple[str, bytes, int, int]]:
         with self._db.cursor() as cur:
-            cur.execute("SELECT address, record, seq FROM records ORDER BY address")
-            for address, record, seq in cur:
-                yield bytes(address).hex(), bytes(record), seq
+            cur.execute("SELECT address, record, seq, created FROM records ORDER BY address")
+            for address, record, seq, created in cur:
+                yield bytes(address).hex(), bytes(record), seq, created
 
     def node(self, level: int, index: int) -> bytes:
         row = self._one("SELECT hash FROM nodes WHERE level = %s AND idx = %s", (level, index))

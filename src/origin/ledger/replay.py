@@ -24,7 +24,7 @@ class ReplayError(Exception):
 @dataclass
 class Replayed:
     config: Config
-    records: dict[str, tuple[dict, int]]  # address -> (record, seq of the entry that wrote it)
+    records: dict[str, tuple[dict, int, int]]  # address -> (record, seq last written, seq created)
     frontier: merkle.Frontier
 
 
@@ -57,7 +57,7 @@ def replay(entries: Iterable[bytes]) -> Replayed:
         raise ReplayError(0, exc.message) from None
     frontier = merkle.Frontier()
     frontier.append(first)
-    records: dict[str, tuple[dict, int]] = {}
+    records: dict[str, tuple[dict, int, int]] = {}
     last_time_s = parse_time(entry0["time"])
 
     def read(address: str) -> dict | None:
@@ -78,7 +78,8 @@ def replay(entries: Iterable[bytes]) -> Replayed:
             where = "" if exc.transaction is None else f" (transaction {exc.transaction})"
             raise ReplayError(seq, f"the batch breaks the rules: {exc.code}{where}: {exc.message}") from None
         for address, record in writes.items():
-            records[address] = (record, seq)
+            created = records[address][2] if address in records else seq
+            records[address] = (record, seq, created)
         frontier.append(raw)
         last_time_s = time_s
     return Replayed(config, records, frontier)
@@ -105,12 +106,12 @@ def check(store: Store) -> Report:
     replayed = replay(store.entries())
     problems: list[str] = []
     stored_addresses = set()
-    for address, record, seq in store.records():
+    for address, record, seq, created in store.records():
         stored_addresses.add(address)
         expected = replayed.records.get(address)
         if expected is None:
             problems.append(f"{address}: stored, but no entry writes it")
-        elif canonical(expected[0]) != record or expected[1] != seq:
+        elif (canonical(expected[0]), expected[1], expected[2]) != (record, seq, created):
             problems.append(f"{address}: stored record differs from the replayed one")
     for address in replayed.records.keys() - stored_addresses:
         problems.append(f"{address}: written by entry {replayed.records[address][1]}, not stored")

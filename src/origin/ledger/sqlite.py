@@ -12,17 +12,37 @@ from pathlib import Path
 from origin.ledger.store import Group, Outcome, Store
 
 SQL_PARAMETERS_MAX = 500  # SQLite allows 32,766 host parameters; smaller statements cache better
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS entries (seq INTEGER PRIMARY KEY, body BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS records (
-    address BLOB PRIMARY KEY, record BLOB NOT NULL, seq INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS nodes (
-    level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,
-    PRIMARY KEY (level, idx)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS batches (
-    id BLOB PRIMARY KEY, status TEXT NOT NULL, seq INTEGER, error TEXT) WITHOUT ROWID;
-"""
+# Numbered migrations; the database's PRAGMA user_version is how many it has had.
+MIGRATIONS = [
+    # 1: the ledger's tables; a record keeps the seq of the entry that created it and of the
+    # one that last wrote it
+    """
+    CREATE TABLE entries (seq INTEGER PRIMARY KEY, body BLOB NOT NULL);
+    CREATE TABLE records (address BLOB PRIMARY KEY, record BLOB NOT NULL, seq INTEGER NOT NULL,
+                          created INTEGER NOT NULL) WITHOUT ROWID;
+    CREATE TABLE nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,
+                        PRIMARY KEY (level, idx)) WITHOUT ROWID;
+    CREATE TABLE checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT NULL);
+    CREATE TABLE batches (id BLOB PRIMARY KEY, status TEXT NOT NULL, seq INTEGER, error TEXT)
+        WITHOUT ROWID;
+    """,
+]
+
+
+def migrate(db: sqlite3.Connection) -> int:
+    """Apply the migrations this database has not had; the schema version it is at."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        (current,) = db.execute("PRAGMA user_version").fetchone()
+        for version, sql in enumerate(MIGRATIONS[current:], start=current + 1):
+            for statement in filter(str.strip, sql.split(";")):
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {version}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return len(MIGRATIONS)
 
 
 class SQLiteStore(Store):
@@ -32,7 +52,7 @@ class SQLiteStore(Store):
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._writer_lock: int | None = None
-        self._db.executescript(SCHEMA)
+        migrate(self._db)
 
     @property
     def _db(self) -> sqlite3.Connection:
@@ -70,8 +90,9 @@ class SQLiteStore(Store):
         try:
             db.executemany("INSERT INTO entries (seq, body) VALUES (?, ?)", group.entries)
             db.executemany(
-                "INSERT OR REPLACE INTO records (address, record, seq) VALUES (?, ?, ?)",
-                [(bytes.fromhex(a), r, s) for a, (r, s) in group.records.items()],
+                "INSERT INTO records (address, record, seq, created) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (address) DO UPDATE SET record = excluded.record, seq = excluded.seq",
+                [(bytes.fromhex(a), r, s, s) for a, (r, s) in group.records.items()],
             )
             db.executemany("INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)", group.nodes)
             if group.checkpoint is not None:
@@ -107,6 +128,10 @@ class SQLiteStore(Store):
         ).fetchone()
         return (row[0], row[1]) if row else None
 
+    def created(self, address: str) -> int | None:
+        row = self._db.execute("SELECT created FROM records WHERE address = ?", (bytes.fromhex(address),)).fetchone()
+        return row[0] if row else None
+
     def records_at(self, addresses: list[str]) -> dict[str, bytes]:
         found = {}
         for i in range(0, len(addresses), SQL_PARAMETERS_MAX):
@@ -118,11 +143,11 @@ class SQLiteStore(Store):
                 found[address.hex()] = record
         return found
 
-    def records(self) -> Iterator[tuple[str, bytes, int]]:
-        for address, record, seq in self._db.execute(
-            "SELECT address, record, seq FROM records ORDER BY address"
+    def records(self) -> Iterator[tuple[str, bytes, int, int]]:
+        for address, record, seq, created in self._db.execute(
+            "SELECT address, record, seq, created FROM records ORDER BY address"
         ):
-            yield address.hex(), record, seq
+            yield address.hex(), record, seq, created
 
     def node(self, level: int, index: int) -> bytes:
         row = self._db.execute(

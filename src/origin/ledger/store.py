@@ -67,12 +67,16 @@ class Store(ABC):
         """The canonical record at an address and the seq of the entry that last wrote it."""
 
     @abstractmethod
+    def created(self, address: str) -> int | None:
+        """The seq of the entry that first wrote the record at an address."""
+
+    @abstractmethod
     def records_at(self, addresses: list[str]) -> dict[str, bytes]:
         """The canonical records at those of `addresses` that hold one, in one read."""
 
     @abstractmethod
-    def records(self) -> Iterator[tuple[str, bytes, int]]:
-        """Every (address, record, seq), in address order."""
+    def records(self) -> Iterator[tuple[str, bytes, int, int]]:
+        """Every (address, record, seq, created), in address order."""
 
     @abstractmethod
     def node(self, level: int, index: int) -> bytes:
