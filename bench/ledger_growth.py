@@ -41,7 +41,7 @@ def fill(store, count: int, rng: random.Random) -> None:
             record = {"origin": "fbb4f9" + key_part, "begin": format_time(begin), "end": format_time(begin + 3600),
                       "amount": rng.randint(1, 10_000_000), "sector": "DK1", "tech_type": "T020000",
                       "fuel_type": "F01050100", "next": None}  # fmt: skip
-            group.records["62fe8a" + key_part] = (canonical(record), 0)
+            group.records["62fe8a" + key_part] = (canonical(record), 0, 0)
         store.commit(group)
 
 

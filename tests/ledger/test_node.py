@@ -213,3 +213,12 @@ def test_records_remember_the_entry_that_created_them(node, world):
     assert (node.store.created(owner.ggo), node.store.record(owner.ggo)[1]) == (1, 2)
     assert node.store.created(receiver.ggo) == 2 and node.store.created(Key().ggo) is None
     assert replay.check(node.store).ok
+
+
+def test_created_is_the_first_write_even_within_one_group(node, world):
+    owner, receiver, onward = Key(), Key(), Key()
+    node.commit_group([decode(world.publish(owner), world.issue(owner)),
+                       decode(world.transfer(owner, receiver.ggo)),
+                       decode(world.transfer(receiver, onward.ggo))])  # fmt: skip
+    assert [node.store.created(k.ggo) for k in (owner, receiver, onward)] == [1, 2, 3]
+    assert replay.check(node.store).ok

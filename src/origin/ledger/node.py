@@ -330,7 +330,8 @@ class Node:
                 log_s += time.perf_counter() - tl
                 written.update(writes)
                 for address, record in writes.items():
-                    group.records[address] = (canonical(record), seq)
+                    first = group.records[address][2] if address in group.records else seq
+                    group.records[address] = (canonical(record), seq, first)
                 outcome = Outcome(batch.id, "COMMITTED", seq=seq)
                 group.outcomes.append(outcome)
             seen[batch.id] = outcome

@@ -84,7 +84,7 @@ class PostgresStore(Store):
             cur.executemany(
                 "INSERT INTO records (address, record, seq, created) VALUES (%s, %s, %s, %s) "
                 "ON CONFLICT (address) DO UPDATE SET record = EXCLUDED.record, seq = EXCLUDED.seq",
-                [(bytes.fromhex(a), r, s, s) for a, (r, s) in group.records.items()],
+                [(bytes.fromhex(a), r, s, c) for a, (r, s, c) in group.records.items()],
             )
             cur.executemany("INSERT INTO nodes (level, idx, hash) VALUES (%s, %s, %s)", group.nodes)
             if group.checkpoint is not None:

@@ -92,7 +92,7 @@ class SQLiteStore(Store):
             db.executemany(
                 "INSERT INTO records (address, record, seq, created) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (address) DO UPDATE SET record = excluded.record, seq = excluded.seq",
-                [(bytes.fromhex(a), r, s, s) for a, (r, s) in group.records.items()],
+                [(bytes.fromhex(a), r, s, c) for a, (r, s, c) in group.records.items()],
             )
             db.executemany("INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)", group.nodes)
             if group.checkpoint is not None:

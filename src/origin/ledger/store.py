@@ -31,7 +31,8 @@ class Group:
     """Everything one commit group writes."""
 
     entries: list[tuple[int, bytes]] = field(default_factory=list)  # (seq, canonical entry)
-    records: dict[str, tuple[bytes, int]] = field(default_factory=dict)  # address -> (record, seq)
+    # address -> (record, seq of the group's last write, seq of its first: `created` if new)
+    records: dict[str, tuple[bytes, int, int]] = field(default_factory=dict)
     nodes: list[tuple[int, int, bytes]] = field(default_factory=list)  # (level, index, hash)
     checkpoint: tuple[int, str] | None = None  # (size, signed note)
     outcomes: list[Outcome] = field(default_factory=list)
