@@ -127,6 +127,32 @@ def ledger_replay(data, database):
     sys.exit(0 if report.ok else 1)
 
 
+@main.command("verify")
+@click.argument("bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--log-key", required=True, help="The log's note verifier key (the genesis's log_key).")
+@click.option("--witness-key", "witness_keys", multiple=True,
+              help="A witness's cosignature/v1 verifier key; its cosignature is required.")
+def verify(bundle, log_key, witness_keys):
+    """Check a GGO's provenance bundle offline, and say what it proves."""
+    from origin.protocol.canonical import parse
+    from origin.protocol.errors import ProtocolError
+    from origin.verify.bundle import VerifyError, verify_bundle
+
+    try:
+        keys_ = [note.Verifier.parse(k) for k in (log_key, *witness_keys)]
+    except note.NoteError as exc:
+        fail(f"bad key: {exc}")
+    try:
+        summary = verify_bundle(parse(bundle.read_bytes()), keys_[0], keys_[1:])
+    except ProtocolError as exc:
+        fail(f"{bundle} is not JSON: {exc.message}")
+    except VerifyError as exc:
+        click.echo(f"origin: verification FAILED: {exc}", err=True)
+        sys.exit(1)
+    click.echo("\n".join(summary.lines()))
+    click.echo("verified: every signature, proof and rule checks out")
+
+
 @main.command("demo")
 @click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=Path("origin-demo"),
               show_default=True, help="Folder for the demo ledger; reused if it exists.")

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from origin.ledger import tiles
+from origin.ledger import provenance, tiles
 from origin.ledger.node import Busy, Node, Standby, Stopped
 from origin.protocol import addresses, merkle
 from origin.protocol.canonical import canonical
@@ -126,6 +126,15 @@ def create_app(node: Node) -> FastAPI:
             return error(404, "not_found", f"no record at {address}")
         record, seq = found
         return _json(b'{"address":"%s","record":%s,"seq":%d}' % (address.encode(), record, seq))
+
+    @app.get("/v1/ggos/{address}/provenance", summary="A GGO's provenance bundle, to verify offline")
+    def ggo_provenance(address: str):
+        if not addresses.is_address(address):
+            return error(400, "malformed", "an address is 70 lower-case hex characters")
+        bundle = provenance.build(node.store, address)
+        if bundle is None:
+            return error(404, "not_found", f"no GGO at {address}")
+        return bundle
 
     @app.get("/v1/entries/{seq}", summary="A log entry, as canonical JSON")
     def entry(seq: int):

@@ -1,8 +1,12 @@
-"""C2SP signed-note with Ed25519 keys, and the tlog-checkpoint body (PROTOCOL.md section 8).
+"""C2SP signed-note with Ed25519 keys, the tlog-checkpoint body (PROTOCOL.md section 8), and
+C2SP tlog-cosignature (the witnesses' cosignature/v1).
 
-Key hash: the first 4 bytes of SHA-256(name || "\\n" || 0x01 || public key).
-Verifier key: `name+hex(key hash)+base64(0x01 || public key)`.
-Signer key: `PRIVATE+KEY+name+hex(key hash)+base64(0x01 || seed)`.
+A key has a type: 0x01 signs notes (Ed25519 over the text), 0x04 cosigns checkpoints
+(cosignature/v1: Ed25519 over "cosignature/v1\\ntime T\\n" + the checkpoint text; the signature
+carries T as 8 bytes, big-endian, before the 64 of Ed25519).
+Key hash: the first 4 bytes of SHA-256(name || "\\n" || type || public key).
+Verifier key: `name+hex(key hash)+base64(type || public key)`.
+Signer key: `PRIVATE+KEY+name+hex(key hash)+base64(type || seed)`.
 A signed note is the text (ending in a newline), a blank line, then one line per signature:
 `— name base64(key hash || signature)`.
 """
@@ -18,6 +22,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 ED25519 = 0x01
+COSIGNATURE_V1 = 0x04
+KEY_TYPES = (ED25519, COSIGNATURE_V1)
 _NAME = re.compile(r"[^\s+]+")
 _SIGNATURE_LINE = re.compile(r"\u2014 ([^\s+]+) ([A-Za-z0-9+/=]+)")
 SIGNATURES_MAX = 100
@@ -27,8 +33,12 @@ class NoteError(ValueError):
     pass
 
 
-def key_hash(name: str, public_key: bytes) -> bytes:
-    return hashlib.sha256(name.encode() + b"\n" + bytes([ED25519]) + public_key).digest()[:4]
+def key_hash(name: str, public_key: bytes, kind: int = ED25519) -> bytes:
+    return hashlib.sha256(name.encode() + b"\n" + bytes([kind]) + public_key).digest()[:4]
+
+
+def cosigned_message(text: str, time_s: int) -> bytes:
+    return f"cosignature/v1\ntime {time_s}\n{text}".encode()
 
 
 def _check_name(name: str) -> None:
@@ -41,6 +51,7 @@ class Verifier:
     name: str
     hash: bytes
     public_key: bytes
+    kind: int = ED25519
 
     @classmethod
     def parse(cls, vkey: str) -> "Verifier":
@@ -54,16 +65,24 @@ class Verifier:
             digest = bytes.fromhex(hash_hex)
         except (binascii.Error, ValueError):
             raise NoteError("verifier key is not well encoded") from None
-        if len(raw) != 33 or raw[0] != ED25519 or len(hash_hex) != 8:
-            raise NoteError("verifier key is not an Ed25519 key")
-        if key_hash(name, raw[1:]) != digest:
+        if len(raw) != 33 or raw[0] not in KEY_TYPES or len(hash_hex) != 8:
+            raise NoteError("verifier key is not an Ed25519 or cosignature/v1 key")
+        if key_hash(name, raw[1:], raw[0]) != digest:
             raise NoteError("verifier key's hash does not match its name and key")
-        return cls(name, digest, raw[1:])
+        return cls(name, digest, raw[1:], raw[0])
 
     def __str__(self) -> str:
-        return f"{self.name}+{self.hash.hex()}+{base64.b64encode(bytes([ED25519]) + self.public_key).decode()}"
+        encoded = base64.b64encode(bytes([self.kind]) + self.public_key).decode()
+        return f"{self.name}+{self.hash.hex()}+{encoded}"
 
-    def verify(self, message: bytes, signature: bytes) -> bool:
+    def verify(self, text: str, signature: bytes) -> bool:
+        """Whether a note signature line's bytes (after the key hash) sign `text`."""
+        message = text.encode()
+        if self.kind == COSIGNATURE_V1:
+            if len(signature) != 72:
+                return False
+            message = cosigned_message(text, int.from_bytes(signature[:8], "big"))
+            signature = signature[8:]
         try:
             Ed25519PublicKey.from_public_bytes(self.public_key).verify(signature, message)
         except InvalidSignature:
@@ -72,17 +91,17 @@ class Verifier:
 
 
 class Signer:
-    def __init__(self, name: str, seed: bytes):
+    def __init__(self, name: str, seed: bytes, kind: int = ED25519):
         _check_name(name)
-        self.name = name
+        self.name, self.kind = name, kind
         self._key = Ed25519PrivateKey.from_private_bytes(seed)
         self._seed = seed
         public = self._key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        self.verifier = Verifier(name, key_hash(name, public), public)
+        self.verifier = Verifier(name, key_hash(name, public, kind), public, kind)
 
     @classmethod
-    def generate(cls, name: str) -> "Signer":
-        return cls(name, Ed25519PrivateKey.generate().private_bytes_raw())
+    def generate(cls, name: str, kind: int = ED25519) -> "Signer":
+        return cls(name, Ed25519PrivateKey.generate().private_bytes_raw(), kind)
 
     @classmethod
     def parse(cls, skey: str) -> "Signer":
@@ -93,25 +112,35 @@ class Signer:
             raw = base64.b64decode(parts[4], validate=True)
         except binascii.Error:
             raise NoteError("signer key is not well encoded") from None
-        if len(raw) != 33 or raw[0] != ED25519:
-            raise NoteError("signer key is not an Ed25519 key")
-        signer = cls(parts[2], raw[1:])
+        if len(raw) != 33 or raw[0] not in KEY_TYPES:
+            raise NoteError("signer key is not an Ed25519 or cosignature/v1 key")
+        signer = cls(parts[2], raw[1:], raw[0])
         if signer.verifier.hash.hex() != parts[3]:
             raise NoteError("signer key's hash does not match its name and key")
         return signer
 
     def __str__(self) -> str:
-        encoded = base64.b64encode(bytes([ED25519]) + self._seed).decode()
+        encoded = base64.b64encode(bytes([self.kind]) + self._seed).decode()
         return f"PRIVATE+KEY+{self.name}+{self.verifier.hash.hex()}+{encoded}"
 
-    def signature_line(self, text: str) -> str:
-        signature = self._key.sign(text.encode())
+    def signature_line(self, text: str, time_s: int | None = None) -> str:
+        """A note signature line over `text`; a cosigner also signs the time it cosigns at."""
+        if self.kind == COSIGNATURE_V1:
+            stamp = time_s.to_bytes(8, "big")
+            signature = stamp + self._key.sign(cosigned_message(text, time_s))
+        else:
+            signature = self._key.sign(text.encode())
         return f"\u2014 {self.name} {base64.b64encode(self.verifier.hash + signature).decode()}\n"
 
     def sign(self, text: str) -> str:
         """The signed note of `text`, which must end with a newline."""
         _check_text(text)
         return text + "\n" + self.signature_line(text)
+
+    def cosign(self, note: str, time_s: int) -> str:
+        """`note` with this cosigner's cosignature/v1 line added."""
+        text, _ = split(note)
+        return note + self.signature_line(text, time_s)
 
 
 def _check_text(text: str) -> None:
@@ -151,15 +180,25 @@ def split(note: str) -> tuple[str, list[Signature]]:
     return text, signatures
 
 
-def open_note(note: str, verifier: Verifier) -> str:
-    """The text of a note that carries a valid signature by `verifier`; NoteError otherwise."""
+def open_note(note: str, verifier: Verifier, *cosigners: Verifier) -> str:
+    """The text of a note that carries a valid signature by `verifier` and by every one of
+    `cosigners`; NoteError naming the first that is missing or does not verify."""
     text, signatures = split(note)
-    for sig in signatures:
-        if sig.name == verifier.name and sig.hash == verifier.hash:
-            if verifier.verify(text.encode(), sig.signature):
-                return text
-            raise NoteError(f"the signature of {verifier.name} does not verify")
-    raise NoteError(f"the note carries no signature of {verifier.name}")
+    for key in (verifier, *cosigners):
+        sig = next((s for s in signatures if s.name == key.name and s.hash == key.hash), None)
+        if sig is None:
+            raise NoteError(f"the note carries no signature of {key.name}")
+        if not key.verify(text, sig.signature):
+            raise NoteError(f"the signature of {key.name} does not verify")
+    return text
+
+
+def cosigned_at(note: str, cosigner: Verifier) -> int:
+    """The time a valid cosignature/v1 of `cosigner` on the note says it was made."""
+    text, signatures = split(note)
+    open_note(note, cosigner)
+    sig = next(s for s in signatures if s.name == cosigner.name and s.hash == cosigner.hash)
+    return int.from_bytes(sig.signature[:8], "big")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""Verification for everyone: the offline provenance verifier and the witness."""
