@@ -153,6 +153,51 @@ def verify(bundle, log_key, witness_keys):
     click.echo("verified: every signature, proof and rule checks out")
 
 
+@main.command("witness")
+@click.option("--node", "node_url", required=True, help="The ledger node's base URL.")
+@click.option("--data", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="The witness's folder: its key, its replica of the log, its alarm.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8701, type=int, show_default=True)
+@click.option("--name", default="origin-witness", show_default=True, help="Its key's name (first run).")
+@click.option("--log-key", default=None, help="Pin the log's verifier key instead of trusting the genesis.")
+@click.option("--poll-s", default=2.0, type=float, show_default=True)
+@click.option("--exit-on-alarm", is_flag=True, help="Exit with code 3 when the node misbehaves.")
+def witness(node_url, data, host, port, name, log_key, poll_s, exit_on_alarm):
+    """Follow a node's log, replay it, and cosign its checkpoints while it behaves."""
+    import threading
+
+    import uvicorn
+
+    from origin.client import http
+    from origin.verify.witness import Alarm, Witness
+    from origin.verify.witness_api import create_witness_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    w = Witness(data, lambda path: http("GET", node_url.rstrip("/") + path), name=name, log_key=log_key)
+    click.echo(f"witness {w.verifier_key} of {node_url}; serving on http://{host}:{port}", err=True)
+    server = uvicorn.Server(uvicorn.Config(create_witness_app(w), host=host, port=port, log_level="warning"))
+    alarmed = threading.Event()
+
+    def follow():
+        while not server.should_exit:
+            try:
+                w.sync()
+            except Alarm:
+                alarmed.set()
+                if exit_on_alarm:
+                    server.should_exit = True
+                    return
+            except (OSError, ValueError) as exc:
+                logging.getLogger("origin.witness").warning("cannot reach the node: %s", exc)
+            time.sleep(poll_s)
+
+    threading.Thread(target=follow, daemon=True).start()
+    server.run()
+    w.close()
+    sys.exit(3 if alarmed.is_set() else 0)
+
+
 @main.command("demo")
 @click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=Path("origin-demo"),
               show_default=True, help="Folder for the demo ledger; reused if it exists.")

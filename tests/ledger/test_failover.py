@@ -16,7 +16,8 @@ from test_node import wait_for
 
 from origin.ledger import replay
 from origin.ledger.node import Node, Standby
-from origin.ledger.soak import Client, NodeProcess, http
+from origin.client import http
+from origin.ledger.soak import Client, NodeProcess
 from origin.protocol.canonical import canonical
 
 TAKEOVER_S_MAX = 5.0

@@ -44,44 +44,51 @@ def _entry(raw: bytes, seq: int, fields: set) -> dict:
     return entry
 
 
+def genesis_of(raw: bytes) -> tuple[Config, int]:
+    """The config and time of entry 0."""
+    entry0 = _entry(raw, 0, {"seq", "time", "genesis"})
+    try:
+        return parse_genesis(entry0["genesis"]), parse_time(entry0["time"])
+    except ProtocolError as exc:
+        raise ReplayError(0, exc.message) from None
+
+
+def apply_entry(raw: bytes, seq: int, config: Config, read, last_time_s: int) -> tuple[dict, int]:
+    """The records entry `seq` (>= 1) writes, and its time; ReplayError if it breaks a rule."""
+    entry = _entry(raw, seq, {"seq", "time", "batch"})
+    time_s = parse_time(entry["time"])
+    if time_s < last_time_s:
+        raise ReplayError(seq, "its time is before the previous entry's")
+    try:
+        batch = decode_batch(canonical(entry["batch"]), config.ledger)
+        writes = rules.apply_batch(batch, verify_signatures(batch.transactions), config, read, time_s)
+    except ProtocolError as exc:
+        where = "" if exc.transaction is None else f" (transaction {exc.transaction})"
+        raise ReplayError(seq, f"the batch breaks the rules: {exc.code}{where}: {exc.message}") from None
+    return writes, time_s
+
+
 def replay(entries: Iterable[bytes]) -> Replayed:
     """Apply every entry under the rules; ReplayError names the first one that breaks them."""
     it = iter(entries)
     first = next(it, None)
     if first is None:
         raise ReplayError(0, "the log is empty")
-    entry0 = _entry(first, 0, {"seq", "time", "genesis"})
-    try:
-        config = parse_genesis(entry0["genesis"])
-    except ProtocolError as exc:
-        raise ReplayError(0, exc.message) from None
+    config, last_time_s = genesis_of(first)
     frontier = merkle.Frontier()
     frontier.append(first)
     records: dict[str, tuple[dict, int, int]] = {}
-    last_time_s = parse_time(entry0["time"])
 
     def read(address: str) -> dict | None:
         found = records.get(address)
         return None if found is None else found[0]
 
     for seq, raw in enumerate(it, start=1):
-        entry = _entry(raw, seq, {"seq", "time", "batch"})
-        time_s = parse_time(entry["time"])
-        if time_s < last_time_s:
-            raise ReplayError(seq, "its time is before the previous entry's")
-        try:
-            batch = decode_batch(canonical(entry["batch"]), config.ledger)
-            writes = rules.apply_batch(
-                batch, verify_signatures(batch.transactions), config, read, time_s
-            )
-        except ProtocolError as exc:
-            where = "" if exc.transaction is None else f" (transaction {exc.transaction})"
-            raise ReplayError(seq, f"the batch breaks the rules: {exc.code}{where}: {exc.message}") from None
+        writes, last_time_s = apply_entry(raw, seq, config, read, last_time_s)
         for address, record in writes.items():
             created = records[address][2] if address in records else seq
             records[address] = (record, seq, created)
         frontier.append(raw)
-        last_time_s = time_s
     return Replayed(config, records, frontier)
 
 

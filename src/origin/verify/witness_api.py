@@ -1,0 +1,31 @@
+"""The witness's HTTP API: its latest cosigned checkpoint, and its alarm."""
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from origin.verify.witness import Witness
+
+
+def create_witness_app(witness: Witness) -> FastAPI:
+    app = FastAPI(title="Origin witness", description="Cosigns the checkpoints of a ledger it replays.")
+
+    @app.get("/checkpoint", response_class=PlainTextResponse,
+             summary="The latest checkpoint this witness cosigned (the node's signed note plus its cosignature)")  # fmt: skip
+    def checkpoint():
+        latest = witness.latest()
+        if latest is None:
+            return JSONResponse({"error": {"code": "not_found", "message": "nothing cosigned yet"}}, 404)
+        return PlainTextResponse(latest)
+
+    @app.get("/alerts", summary="200 while the node behaves; 503 with what it did once it has not")
+    def alerts():
+        if witness.alarm is None:
+            return {"status": "ok", "alarm": None}
+        return JSONResponse({"status": "alarm", "alarm": witness.alarm}, status_code=503)
+
+    @app.get("/healthz", summary="What the witness follows and has cosigned")
+    def health():
+        return {"ledger": witness.config.ledger if witness.config else None, "size": witness.frontier.size,
+                "key": witness.verifier_key, "alarm": witness.alarm is not None}  # fmt: skip
+
+    return app
