@@ -213,16 +213,11 @@ class Node:
                 self.store.release_writer()
                 return
             group, transactions = [first], first.batch.size
-            while len(group) < GROUP_BATCHES_MAX and transactions < GROUP_TRANSACTIONS_MAX:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    self._queue.put(None)
-                    break
+            for item in self._waiting():
                 group.append(item)
                 transactions += item.batch.size
+                if len(group) >= GROUP_BATCHES_MAX or transactions >= GROUP_TRANSACTIONS_MAX:
+                    break
             try:
                 outcomes = self.commit_group([s.batch for s in group], [s.verified for s in group])
             except Exception as exc:  # the group was rolled back: nothing of it is written
@@ -238,6 +233,11 @@ class Node:
         """Give the writer role up and answer what waits: it may be another node's turn."""
         self.role = "standby"
         self.store.release_writer()
+        for item in self._waiting():
+            self._finish([item], Standby("the node lost the writer role; try again"))
+
+    def _waiting(self):
+        """What is queued already, without waiting; it stops at the stop mark, left in place."""
         while True:
             try:
                 item = self._queue.get_nowait()
@@ -246,7 +246,7 @@ class Node:
             if item is None:
                 self._queue.put(None)
                 return
-            self._finish([item], Standby("the node lost the writer role; try again"))
+            yield item
 
     def _finish(self, group: list[_Submission], result) -> None:
         with self._pending_lock:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import psycopg
 
-from origin.ledger.store import Group, Outcome, Store
+from origin.ledger.store import Group, Outcome, Store, group_statements
 
 MIGRATIONS = [
     # 1: the ledger's tables, as SQLite has them
@@ -80,22 +80,9 @@ class PostgresStore(Store):
     def commit(self, group: Group) -> None:
         db = self._db
         with db.transaction(), db.cursor() as cur:
-            cur.executemany("INSERT INTO entries (seq, body) VALUES (%s, %s)", group.entries)
-            cur.executemany(
-                "INSERT INTO records (address, record, seq, created) VALUES (%s, %s, %s, %s) "
-                "ON CONFLICT (address) DO UPDATE SET record = EXCLUDED.record, seq = EXCLUDED.seq",
-                [(bytes.fromhex(a), r, s, c) for a, (r, s, c) in group.records.items()],
-            )
-            cur.executemany("INSERT INTO nodes (level, idx, hash) VALUES (%s, %s, %s)", group.nodes)
-            if group.checkpoint is not None:
-                cur.execute("INSERT INTO checkpoints (size, note) VALUES (%s, %s)", group.checkpoint)
-            cur.executemany(
-                "INSERT INTO batches (id, status, seq, error) VALUES (%s, %s, %s, %s)",
-                [
-                    (bytes.fromhex(o.id), o.status, o.seq, json.dumps(o.error) if o.error else None)
-                    for o in group.outcomes
-                ],
-            )
+            for sql, rows in group_statements(group, "%s"):
+                if rows:
+                    cur.executemany(sql, rows)
 
     def _one(self, sql: str, params=()):
         return self._db.execute(sql, params).fetchone()

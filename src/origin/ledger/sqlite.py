@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from origin.ledger.store import Group, Outcome, Store
+from origin.ledger.store import Group, Outcome, Store, group_statements
 
 SQL_PARAMETERS_MAX = 500  # SQLite allows 32,766 host parameters; smaller statements cache better
 # Numbered migrations; the database's PRAGMA user_version is how many it has had.
@@ -88,22 +88,9 @@ class SQLiteStore(Store):
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.executemany("INSERT INTO entries (seq, body) VALUES (?, ?)", group.entries)
-            db.executemany(
-                "INSERT INTO records (address, record, seq, created) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (address) DO UPDATE SET record = excluded.record, seq = excluded.seq",
-                [(bytes.fromhex(a), r, s, c) for a, (r, s, c) in group.records.items()],
-            )
-            db.executemany("INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)", group.nodes)
-            if group.checkpoint is not None:
-                db.execute("INSERT INTO checkpoints (size, note) VALUES (?, ?)", group.checkpoint)
-            db.executemany(
-                "INSERT INTO batches (id, status, seq, error) VALUES (?, ?, ?, ?)",
-                [
-                    (bytes.fromhex(o.id), o.status, o.seq, json.dumps(o.error) if o.error else None)
-                    for o in group.outcomes
-                ],
-            )
+            for sql, rows in group_statements(group, "?"):
+                if rows:
+                    db.executemany(sql, rows)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")

@@ -5,6 +5,7 @@ entries, the records they wrote, the new tree nodes, the checkpoint and the batc
 Either all of a group is durable or none of it is.
 """
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -36,6 +37,30 @@ class Group:
     nodes: list[tuple[int, int, bytes]] = field(default_factory=list)  # (level, index, hash)
     checkpoint: tuple[int, str] | None = None  # (size, signed note)
     outcomes: list[Outcome] = field(default_factory=list)
+
+
+def group_statements(group: Group, mark: str) -> list[tuple[str, list]]:
+    """The SQL a group writes, each statement with its rows, for a driver whose parameter mark
+    is `mark`; the same on every backend."""
+
+    def marks(n: int) -> str:
+        return ", ".join([mark] * n)
+
+    return [
+        (f"INSERT INTO entries (seq, body) VALUES ({marks(2)})", group.entries),
+        (
+            f"INSERT INTO records (address, record, seq, created) VALUES ({marks(4)}) "
+            "ON CONFLICT (address) DO UPDATE SET record = EXCLUDED.record, seq = EXCLUDED.seq",
+            [(bytes.fromhex(a), r, s, c) for a, (r, s, c) in group.records.items()],
+        ),
+        (f"INSERT INTO nodes (level, idx, hash) VALUES ({marks(3)})", group.nodes),
+        (f"INSERT INTO checkpoints (size, note) VALUES ({marks(2)})", [group.checkpoint] if group.checkpoint else []),
+        (
+            f"INSERT INTO batches (id, status, seq, error) VALUES ({marks(4)})",
+            [(bytes.fromhex(o.id), o.status, o.seq, json.dumps(o.error) if o.error else None)
+             for o in group.outcomes],  # fmt: skip
+        ),
+    ]
 
 
 class Store(ABC):
