@@ -96,3 +96,9 @@ def test_inclusion_proof_from_tiles_alone(served):
         proof = merkle.inclusion_proof(read, seq, size)
         entry = client.get(f"/v1/entries/{seq}").content
         assert merkle.verify_inclusion(merkle.leaf_hash(entry), seq, size, proof, checkpoint.root)
+
+
+@pytest.mark.parametrize("path", ["０/000", "0/０６７", "0/000.p/７"])
+def test_tile_paths_take_ascii_digits_only(path):
+    with pytest.raises(tiles.TileError):
+        tiles.parse_tile_path(path)

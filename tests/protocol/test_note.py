@@ -45,3 +45,8 @@ def test_checkpoint_round_trip():
     for bad in ("x\n042\nAA==\n", "x\n1\n", "x\n1\nAAEC\n", "x\n-1\n" + "A" * 43 + "=\n"):
         with pytest.raises(note.NoteError):
             note.Checkpoint.parse(bad)
+
+
+def test_checkpoint_sizes_are_ascii_decimal():
+    with pytest.raises(note.NoteError):
+        note.Checkpoint.parse("x\n４２\n" + "A" * 43 + "=\n")

@@ -133,3 +133,15 @@ def test_malformed_is_reported_at_its_index():
 def test_transaction_id():
     t = good()
     assert tx.transaction_id(t) == sha256_hex(canonical(t))
+
+
+@pytest.mark.parametrize("path,value", [(("payload", "begin"), "２０２６-01-01T10:00:00Z"),
+                                        (("payload", "begin"), "2026-01-01T1０:00:00Z")])  # fmt: skip
+def test_only_ascii_digits_in_timestamps(path, value):
+    assert decode_error(mutate(good(), path, value)) == "malformed"
+
+
+def test_only_ascii_digits_in_codes():
+    w, owner = World(), Key()
+    assert decode_error(mutate(w.issue(owner), ("payload", "tech_type"), "T０２００００")) == "malformed"
+    assert decode_error(mutate(w.issue(owner), ("payload", "fuel_type"), "F０1050100")) == "malformed"

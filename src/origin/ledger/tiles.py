@@ -13,7 +13,8 @@ TILE_HEIGHT = 8
 TILE_WIDTH = 1 << TILE_HEIGHT
 ENTRY_BYTES_MAX = 0xFFFF  # the uint16 length prefix of an entry bundle
 LEVEL_MAX = 63
-_GROUP = re.compile(r"\d{3}")
+_GROUP = re.compile(r"[0-9]{3}")
+_NUMBER = re.compile(r"0|[1-9][0-9]*")  # ASCII, no leading zeros
 
 
 class TileError(ValueError):
@@ -42,14 +43,14 @@ def parse_tile_path(path: str) -> tuple[str, int, int]:
     head, _, rest = path.partition("/")
     if head == "entries":
         level = "entries"
-    elif head.isdigit() and str(int(head)) == head and int(head) <= LEVEL_MAX:
+    elif _NUMBER.fullmatch(head) and int(head) <= LEVEL_MAX:
         level = head
     else:
         raise TileError(f"no tile level {head!r}")
     width = TILE_WIDTH
     if ".p/" in rest:
         rest, _, w = rest.partition(".p/")
-        if not w.isdigit() or str(int(w)) != w or not 1 <= int(w) < TILE_WIDTH:
+        if not _NUMBER.fullmatch(w) or not 1 <= int(w) < TILE_WIDTH:
             raise TileError(f"a partial tile's width is 1 to {TILE_WIDTH - 1}, not {w!r}")
         width = int(w)
     groups = rest.split("/")

@@ -216,7 +216,7 @@ class Checkpoint:
         if len(lines) < 4 or lines[-1] != "":
             raise NoteError("a checkpoint is origin, size and root hash, one a line")
         origin, size, root_b64 = lines[:3]
-        if not size.isdigit() or (size != "0" and size.startswith("0")):
+        if not re.fullmatch(r"0|[1-9][0-9]*", size):
             raise NoteError(f"checkpoint size {size!r} is not a decimal number")
         try:
             root = base64.b64decode(root_b64, validate=True)

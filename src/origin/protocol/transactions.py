@@ -22,8 +22,8 @@ CONSUMPTION = "CONSUMPTION"
 
 _HEX_PUBLIC_KEY = re.compile(r"[0-9a-f]{66}")
 _HEX_SIGNATURE = re.compile(r"[0-9a-f]{128}")
-_TECH = re.compile(r"T\d{6}")
-_FUEL = re.compile(r"F\d{8}")
+_TECH = re.compile(r"T[0-9]{6}")
+_FUEL = re.compile(r"F[0-9]{8}")
 
 
 def _malformed(field: str, why: str) -> ProtocolError:

@@ -1,0 +1,1 @@
+"""The DataHub service: meters (GSRN), imports from the national DataHub, publishing and issuing."""
