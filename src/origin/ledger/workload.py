@@ -73,8 +73,7 @@ class Meter:
 
     def measurement_address(self, begin_s: int) -> str:
         """What the issuing body derives from the meter's xpub alone."""
-        public = self._issuer_view.get_pubkey_from_path([wallet.minute_index(begin_s)])
-        return addresses.address(addresses.MEASUREMENT, public)
+        return wallet.measurement_address(self._issuer_view, begin_s)
 
 
 @dataclass

@@ -25,8 +25,11 @@ def measurement_public_key(meter_xpub: str, begin_s: int) -> bytes:
     return BIP32.from_xpub(meter_xpub).get_pubkey_from_path([minute_index(begin_s)])
 
 
-def measurement_address(meter_xpub: str, begin_s: int) -> str:
-    return addresses.address(addresses.MEASUREMENT, measurement_public_key(meter_xpub, begin_s))
+def measurement_address(meter: str | BIP32, begin_s: int) -> str:
+    """The address of the meter's measurement that begins at begin_s, from its xpub (or the
+    parsed xpub, when deriving many)."""
+    view = BIP32.from_xpub(meter) if isinstance(meter, str) else meter
+    return addresses.address(addresses.MEASUREMENT, view.get_pubkey_from_path([minute_index(begin_s)]))
 
 
 class Wallet:

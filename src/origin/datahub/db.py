@@ -1,0 +1,87 @@
+"""The DataHub service's own database (SQLAlchemy Core): SQLite by default, PostgreSQL in
+production, the same code and tests on both. Nothing here ever holds an owner's private key."""
+
+import sqlite3
+
+from sqlalchemy import (BigInteger, Column, ForeignKey, Integer, LargeBinary, MetaData, String, Table, Text,
+                        create_engine, event)  # fmt: skip
+from sqlalchemy.engine import Engine
+
+metadata = MetaData()
+
+meters = Table(
+    "meters", metadata,
+    Column("gsrn", String(18), primary_key=True),
+    Column("type", String(11), nullable=False),  # PRODUCTION or CONSUMPTION
+    Column("sector", String(64), nullable=False),
+    Column("tech_type", String(7)),  # production only: EECS codes
+    Column("fuel_type", String(9)),
+    Column("owner", String(200), nullable=False),
+    Column("meter_xpub", String(200)),  # m/1'/i' of the owner; without it: imported, not published
+)  # fmt: skip
+
+measurements = Table(
+    "measurements", metadata,
+    Column("gsrn", String(18), ForeignKey("meters.gsrn"), primary_key=True),
+    Column("begin_s", BigInteger, primary_key=True),
+    Column("end_s", BigInteger, nullable=False),
+    Column("amount_wh", BigInteger, nullable=False),
+    Column("address", String(70), unique=True),  # on the ledger; null while the meter has no xpub
+    Column("batch", String(64), index=True),  # the ledger batch that publishes it
+    Column("seq", BigInteger),  # the ledger entry that holds it, once committed
+)  # fmt: skip
+
+ledger_batches = Table(
+    "ledger_batches", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("body", LargeBinary, nullable=False),  # the exact bytes: resubmitted as they are
+    Column("status", String(10), nullable=False),  # PENDING, COMMITTED or INVALID
+    Column("seq", BigInteger),
+    Column("error", Text),
+    Column("created_s", BigInteger, nullable=False),
+)  # fmt: skip
+
+import_issues = Table(
+    "import_issues", metadata,
+    Column("gsrn", String(18), primary_key=True),
+    Column("begin_s", BigInteger, primary_key=True),
+    Column("kind", String(10), primary_key=True),  # gap or correction
+    Column("detail", Text, nullable=False),
+    Column("seen_s", BigInteger, nullable=False),
+)  # fmt: skip
+
+webhooks = Table(
+    "webhooks", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("url", Text, nullable=False),
+    Column("secret", Text, nullable=False),
+    Column("events", Text, nullable=False),  # space-separated event names
+)  # fmt: skip
+
+deliveries = Table(
+    "webhook_deliveries", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("webhook", Integer, ForeignKey("webhooks.id"), nullable=False),
+    Column("event", String(40), nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("status", String(10), nullable=False, index=True),  # PENDING, DELIVERED or FAILED
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_s", BigInteger, nullable=False),
+    Column("last_error", Text),
+)  # fmt: skip
+
+
+def connect(url: str) -> Engine:
+    """An engine for sqlite:///PATH or postgresql://..., with the schema in place."""
+    if url.startswith(("postgresql://", "postgres://")):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    engine = create_engine(url)
+    if engine.dialect.name == "sqlite":
+        @event.listens_for(engine, "connect")
+        def _pragmas(connection: sqlite3.Connection, _):
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=FULL")
+            connection.execute("PRAGMA foreign_keys=ON")
+            connection.execute("PRAGMA busy_timeout=10000")
+    metadata.create_all(engine)
+    return engine
