@@ -198,6 +198,139 @@ def witness(node_url, data, host, port, name, log_key, poll_s, exit_on_alarm):
     sys.exit(3 if alarmed.is_set() else 0)
 
 
+@main.group()
+def datahub():
+    """The DataHub service: meters, imports from DataHub, publishing and issuing."""
+
+
+def _time_option(name):
+    return click.option(name, "time_" + name.strip("-"), required=True, metavar="YYYY-MM-DDTHH:MM:SSZ")
+
+
+def _seconds(text: str) -> int:
+    from origin.protocol.errors import ProtocolError
+    from origin.protocol.times import parse_time
+
+    try:
+        return parse_time(text)
+    except ProtocolError as exc:
+        fail(exc.message)
+
+
+@datahub.command("init")
+@click.option("--data", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--ledger-url", required=True)
+@click.option("--ledger-id", required=True)
+@click.option("--datahub-url", required=True, help="The DataHub third-party API's base URL.")
+@click.option("--refresh-token", required=True, help="The long-lived DataHub refresh token.")
+@click.option("--database", default=None, help="sqlite:///PATH or postgresql://... (default: SQLite in --data)")
+@click.option("--issuer-key", default=None, help="The issuing body's private key, hex (default: a new one).")
+def datahub_init(data, ledger_url, ledger_id, datahub_url, refresh_token, database, issuer_key):
+    """Set up a DataHub service folder."""
+    from origin.datahub import service
+
+    try:
+        key = bytes.fromhex(issuer_key) if issuer_key else None
+        made = service.init(data, ledger_url=ledger_url, ledger_id=ledger_id, datahub_url=datahub_url,
+                            refresh_token=refresh_token, database=database, issuer_key=key)  # fmt: skip
+    except (service.ConfigError, ValueError) as exc:
+        fail(str(exc))
+    click.echo(json.dumps(made, indent=2))
+
+
+@datahub.command("fake")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8790, type=int, show_default=True)
+@click.option("--meters", "count", default=12, type=int, show_default=True)
+def datahub_fake(host, port, count):
+    """Run a fake DataHub with synthetic meters (refresh token: fake-refresh-token)."""
+    import uvicorn
+
+    from origin.datahub import synthetic
+    from origin.datahub.fake import create_fake_app
+
+    uvicorn.run(create_fake_app(synthetic.fleet(count)), host=host, port=port, log_level="warning")
+
+
+@datahub.command("add-meter")
+@click.option("--data", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--gsrn", required=True)
+@click.option("--type", "type_", type=click.Choice(["PRODUCTION", "CONSUMPTION"]), required=True)
+@click.option("--sector", required=True)
+@click.option("--owner", required=True)
+@click.option("--tech-type", default=None)
+@click.option("--fuel-type", default=None)
+@click.option("--meter-xpub", default=None, help="The owner's m/1'/i' xpub; without it: imported, not published.")
+def datahub_add_meter(data, gsrn, type_, sector, owner, tech_type, fuel_type, meter_xpub):
+    """Register a metering point."""
+    from origin.datahub import db, meters, service
+
+    try:
+        config, _ = service.load(data)
+        meters.register(db.connect(config.database), gsrn=gsrn, type=type_, sector=sector, owner=owner,
+                        tech_type=tech_type, fuel_type=fuel_type, meter_xpub=meter_xpub)  # fmt: skip
+    except (service.ConfigError, meters.MeterError) as exc:
+        fail(str(exc))
+    click.echo(f"registered {gsrn}")
+
+
+@datahub.command("import")
+@click.option("--data", type=click.Path(file_okay=False, path_type=Path), required=True)
+@_time_option("--from")
+@_time_option("--to")
+def datahub_import(data, time_from, time_to):
+    """Import a period for all meters, publish it, and report gaps and corrections."""
+    from rich.progress import Progress
+
+    from origin.datahub import service
+    from origin.datahub.client import DataHubError
+    from origin.datahub.importer import LedgerUnavailable
+
+    begin, end = _seconds(time_from), _seconds(time_to)
+    if end <= begin:
+        fail("--to must be after --from")
+    try:
+        svc = service.Service(data)
+    except service.ConfigError as exc:
+        fail(str(exc))
+    with Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
+        task = progress.add_task("importing", total=None)
+
+        def show(stage, done, total):
+            progress.update(task, description=stage, completed=done, total=total or None)
+
+        try:
+            report = svc.importer.run(begin, end, progress=show)
+        except (DataHubError, LedgerUnavailable, OSError) as exc:
+            fail(f"{exc} -- run the import again: it resumes where it stopped")
+    click.echo("\n".join(report.lines()))
+    svc.stop()
+    sys.exit(1 if report.refused else 0)
+
+
+@datahub.command("serve")
+@click.option("--data", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8702, type=int, show_default=True)
+def datahub_serve(data, host, port):
+    """Run the DataHub service: its API, the scheduled import, webhook deliveries."""
+    import uvicorn
+
+    from origin.datahub import service
+    from origin.datahub.api import create_datahub_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        svc = service.Service(data).start()
+    except service.ConfigError as exc:
+        fail(str(exc))
+    click.echo(f"DataHub service on http://{host}:{port}/docs", err=True)
+    try:
+        uvicorn.run(create_datahub_app(svc.engine, svc.authenticator), host=host, port=port, log_level="warning")
+    finally:
+        svc.stop()
+
+
 @main.command("demo")
 @click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=Path("origin-demo"),
               show_default=True, help="Folder for the demo ledger; reused if it exists.")
