@@ -87,7 +87,10 @@ def ledger_serve(data, host, port, database):
     serve(store, signer, host, port)
 
 
-def serve(store, signer, host: str, port: int) -> None:
+def serve(store, signer, host: str, port: int, datahub_service=None) -> None:
+    """The ledger node and its API; with a DataHub service, the whole demo platform."""
+    import threading
+
     import uvicorn
 
     from origin.ledger.api import create_app
@@ -95,10 +98,29 @@ def serve(store, signer, host: str, port: int) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     node = Node(store, signer, verify_processes=True).start()
+    if datahub_service is None:
+        app = create_app(node)
+    else:
+        from origin.demo import platform_app
+
+        app = platform_app(node, datahub_service)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+
+    def start_datahub_when_up():
+        while not server.started and not server.should_exit:
+            time.sleep(0.1)
+        datahub_service.start()
+
+    if datahub_service is not None:
+        threading.Thread(target=start_datahub_when_up, daemon=True).start()
+        click.echo(f"DataHub service on http://{host}:{port}/datahub/docs (it imports the fake DataHub at "
+                   f"/fake-datahub every few minutes)", err=True)  # fmt: skip
     try:
         click.echo(f"ledger {node.ledger}: {node.frontier.size} entries; API on http://{host}:{port}/docs", err=True)
-        uvicorn.run(create_app(node), host=host, port=port, log_level="warning")
+        server.run()
     finally:
+        if datahub_service is not None:
+            datahub_service.stop()
         node.stop()
         store.close()
 
@@ -337,11 +359,13 @@ def datahub_serve(data, host, port):
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8700, type=int, show_default=True)
 def demo(data, host, port):
-    """Run the ledger on embedded SQLite with a day of demo data, and serve it."""
-    from origin.demo import prepare
+    """Run the platform on embedded SQLite with demo data: the ledger, the DataHub service, a
+    fake DataHub."""
+    from origin.datahub.service import Service
+    from origin.demo import DATAHUB, prepare
 
     try:
-        store, signer = prepare(data, echo=lambda line: click.echo(line, err=True))
+        store, signer = prepare(data, f"http://{host}:{port}", echo=lambda line: click.echo(line, err=True))
     except ledger_data.DataError as exc:
         fail(str(exc))
-    serve(store, signer, host, port)
+    serve(store, signer, host, port, Service(data / DATAHUB))
