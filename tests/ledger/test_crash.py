@@ -2,11 +2,18 @@
 concurrent clients submit; after every restart nothing answered COMMITTED is lost, replay
 agrees, and the new checkpoint is consistent with every one published before the kill."""
 
+import json
+import os
+import random
+import time
+
 from harness import LEDGER, Key
 
+from origin.client import http
 from origin.ledger import data as ledger_data
-from origin.ledger.soak import Soak
+from origin.ledger.soak import Client, NodeProcess, Soak
 from origin.protocol import note
+from origin.protocol.canonical import canonical
 
 KILLS = 3
 
@@ -31,3 +38,40 @@ def test_killed_nodes_lose_nothing(backend, tmp_path):
     soak.final_check()
     assert soak.kills == KILLS and soak.answered > 0 and not soak.errors
     assert len(soak.checkpoints) > KILLS
+
+
+def test_a_killed_nodes_verification_workers_do_not_outlive_it(backend, tmp_path):
+    database, _, issuer = init_ledger(backend, tmp_path)
+    node = NodeProcess(tmp_path, database)
+    node.wait_role("active")
+    body = canonical(Client(LEDGER, issuer.secret, random.Random(1)).batch()[0])
+    assert json.loads(http("POST", f"{node.url}/v1/batches?wait=true", body)[1])["status"] == "COMMITTED"
+    workers = _children(node.process.pid)
+    assert len(workers) >= 2  # a verification worker (more start as needed) and their resource tracker
+    node.kill()
+    deadline = time.monotonic() + 10
+    while any(os.path.exists(f"/proc/{pid}") and _state(pid) != "Z" for pid in workers):
+        assert time.monotonic() < deadline, f"orphaned workers outlived the node: {workers}"
+        time.sleep(0.1)
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is pid (from /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+def _state(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"

@@ -115,8 +115,9 @@ class Node:
         self._workers = verify_workers or os.cpu_count() or 1
         if verify_processes:  # spawned, not forked: the node runs threads
             self._pool = concurrent.futures.ProcessPoolExecutor(
-                self._workers, mp_context=multiprocessing.get_context("spawn")
-            )
+                self._workers, mp_context=multiprocessing.get_context("spawn"),
+                initializer=exit_with_parent, initargs=(os.getpid(),),
+            )  # fmt: skip
         else:
             self._pool = concurrent.futures.ThreadPoolExecutor(self._workers, "verify")
         self._thread: threading.Thread | None = None
@@ -356,6 +357,21 @@ class Node:
         timings.batches += len(batches)
         timings.transactions += sum(b.size for b in batches)
         return outcomes
+
+
+PARENT_CHECK_S = 1.0
+
+
+def exit_with_parent(parent_pid: int) -> None:
+    """In a verification worker: exit once the node is gone. A node killed with SIGKILL cannot
+    stop its pool, and a worker blocked on its task queue would live on, an orphan, forever."""
+
+    def watch():
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
 
 
 def timed_verify(checks) -> tuple[list[bool], float]:
