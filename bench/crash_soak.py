@@ -6,19 +6,16 @@ checkpoint is consistent with every checkpoint published before (origin.ledger.s
 """
 
 import argparse
-import os
 import tempfile
 import time
-import urllib.parse
 from pathlib import Path
 
-import psycopg
+from ledger_throughput import database_url
 
 from origin.ledger import data as ledger_data
 from origin.ledger.soak import Soak
 from origin.protocol import keys, note
 
-POSTGRES = os.environ.get("ORIGIN_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 LEDGER = "soak.origin/dk"
 
 
@@ -30,15 +27,9 @@ def main():
     parser.add_argument("--run-s", type=float, default=1.5, help="longest load before a kill")
     args = parser.parse_args()
 
-    database = None
-    if args.backend == "postgres":
-        name = f"origin_soak_{os.getpid()}"
-        with psycopg.connect(POSTGRES, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-        database = urllib.parse.urlsplit(POSTGRES)._replace(path=f"/{name}").geturl()
     issuer = keys.new_private_key()
     started = time.monotonic()
-    try:
+    with database_url(args.backend) as database:
         with tempfile.TemporaryDirectory() as tmp:
             genesis = ledger_data.init(Path(tmp), LEDGER, [keys.public_key(issuer).hex()], database=database)
             soak = Soak(Path(tmp), database, issuer, LEDGER, note.Verifier.parse(genesis["log_key"]),
@@ -48,10 +39,6 @@ def main():
                 print(f"\rkill {i + 1}/{args.kills}: {soak.answered} batches answered COMMITTED, "
                       f"log at {max(soak.checkpoints)} entries, all checks passed", end="", flush=True)  # fmt: skip
             soak.final_check()
-    finally:
-        if database:
-            with psycopg.connect(POSTGRES, autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     print(f"\n{args.backend}: survived {soak.kills} SIGKILLs in a row in {time.monotonic() - started:.0f} s; "
           f"{soak.answered} batches answered COMMITTED, none lost; {len(soak.checkpoints)} checkpoints, "
           f"each consistent with all before; replay agreed after every restart; refusals: {len(soak.errors)}")

@@ -87,6 +87,7 @@ def main():
             svc.stop()
     finally:
         fake.terminate()
+        fake.wait()
         if node is not None:
             node.stop()
 

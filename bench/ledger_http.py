@@ -10,24 +10,20 @@ transactions a second and the p50/p99 latency of `POST /v1/batches?wait=true` an
 import argparse
 import http.client
 import json
-import os
 import random
 import statistics
 import tempfile
 import threading
 import time
-import urllib.parse
 from pathlib import Path
 
-import psycopg
-from ledger_throughput import verify_rate
+from ledger_throughput import database_url, verify_rate
 
 from origin.ledger import data as ledger_data
 from origin.ledger.soak import Client, NodeProcess
 from origin.protocol import keys
 from origin.protocol.canonical import canonical, parse
 
-POSTGRES = os.environ.get("ORIGIN_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 LEDGER = "http.origin/dk"
 
 
@@ -47,13 +43,7 @@ def main():
     yardstick = verify_rate()
     print(f"yardstick: {yardstick:,.0f} signature verifications/s on one core")
     issuer = keys.new_private_key()
-    database, name = None, None
-    if args.backend == "postgres":
-        name = f"origin_http_{os.getpid()}"
-        with psycopg.connect(POSTGRES, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-        database = urllib.parse.urlsplit(POSTGRES)._replace(path=f"/{name}").geturl()
-    try:
+    with database_url(args.backend) as database:
         with tempfile.TemporaryDirectory() as tmp:
             ledger_data.init(Path(tmp), LEDGER, [keys.public_key(issuer).hex()], database=database)
             rng = random.Random(7)
@@ -71,10 +61,6 @@ def main():
                 run(node, bodies, args.readers, total_tx, yardstick)
             finally:
                 node.stop()
-    finally:
-        if name:
-            with psycopg.connect(POSTGRES, autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def run(node, bodies, readers: int, total_tx: int, yardstick: float) -> None:

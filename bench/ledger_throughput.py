@@ -17,17 +17,14 @@ import collections
 import contextlib
 import dataclasses
 import os
-import urllib.parse
 import platform
 import tempfile
 import time
 from pathlib import Path
 
-import psycopg
-
 from origin.ledger.genesis import make_genesis
 from origin.ledger.node import Node, create
-from origin.ledger.postgres import PostgresStore
+from origin.ledger.postgres import PostgresStore, scratch_database
 from origin.ledger.sqlite import SQLiteStore
 from origin.ledger.workload import Workload
 from origin.protocol import keys, note, transactions as tx
@@ -55,24 +52,24 @@ def verify_rate(seconds: float = 2.0) -> float:
 
 
 @contextlib.contextmanager
+def database_url(backend: str):
+    """None for SQLite; for PostgreSQL, the URL of a database made and dropped around the run."""
+    if backend == "sqlite":
+        yield None
+        return
+    with scratch_database(POSTGRES, "origin_bench") as url:
+        yield url
+
+
+@contextlib.contextmanager
 def new_store(backend: str):
     """An empty store: SQLite in a temporary folder, or a PostgreSQL database made and dropped."""
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory() as tmp:
-            store = SQLiteStore(Path(tmp) / "ledger.db")
+    with database_url(backend) as url, tempfile.TemporaryDirectory() as tmp:
+        store = PostgresStore(url) if url else SQLiteStore(Path(tmp) / "ledger.db")
+        try:
             yield store
+        finally:
             store.close()
-        return
-    name = f"origin_bench_{os.getpid()}_{time.monotonic_ns()}"
-    with psycopg.connect(POSTGRES, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        store = PostgresStore(urllib.parse.urlsplit(POSTGRES)._replace(path=f"/{name}").geturl())
-        yield store
-        store.close()
-    finally:
-        with psycopg.connect(POSTGRES, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 def run(bodies: list[bytes], backend: str, in_flight: int) -> dict:

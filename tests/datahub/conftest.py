@@ -1,20 +1,15 @@
 import os
-import uuid
 
-import psycopg
 import pytest
-from fastapi.testclient import TestClient
-from harness import LEDGER, Key, make_node
+from datahub_world import FLEET, Ledger
+from harness import LEDGER, Key
 from test_client import Transport
 
 from origin.datahub import db, meters, synthetic
 from origin.datahub.client import DataHubClient
 from origin.datahub.fake import REFRESH_TOKEN, create_fake_app
 from origin.datahub.importer import Importer
-from origin.ledger.api import create_app
-from origin.ledger.sqlite import SQLiteStore
-from origin.protocol.canonical import parse
-from origin.protocol.times import parse_time
+from origin.ledger.postgres import scratch_database
 from origin.protocol.wallet import Wallet
 
 POSTGRES = os.environ.get("ORIGIN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -26,47 +21,8 @@ def database_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'datahub.db'}"
         return
-    name = f"origin_test_{uuid.uuid4().hex}"
-    with psycopg.connect(POSTGRES, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield POSTGRES.rsplit("/", 1)[0] + f"/{name}"
-    with psycopg.connect(POSTGRES, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-BEGIN, END = parse_time("2025-10-25T22:00:00Z"), parse_time("2025-10-26T23:00:00Z")  # a 25-hour day
-FLEET = synthetic.fleet(8)
-
-
-class Kill(BaseException):
-    """Stands in for SIGKILL: nothing after it runs."""
-
-
-class Ledger:
-    """A real ledger node, reached as the importer reaches it: POST over HTTP."""
-
-    def __init__(self, path, issuer: Key):
-        self.node = make_node(SQLiteStore(path), [issuer.public.hex()])
-        self.node.start()
-        self.client = TestClient(create_app(self.node))
-        self.kill_before, self.kill_after, self.posts = None, None, 0
-
-    def post(self, method, url, body=None, timeout=None, headers=None):
-        self.posts += 1
-        if self.posts == self.kill_before:
-            raise Kill()
-        r = self.client.post(url.removeprefix("http://ledger"), content=body)
-        if self.posts == self.kill_after:
-            raise Kill()
-        return r.status_code, r.content
-
-    def publications(self) -> list[str]:
-        """Every address a publish_measurement in the log wrote."""
-        found = []
-        for seq in range(1, self.node.store.size()):
-            found += [t["payload"]["address"] for t in parse(self.node.store.entry(seq))["batch"]["transactions"]
-                      if t["type"] == "publish_measurement"]  # fmt: skip
-        return found
+    with scratch_database(POSTGRES, "origin_test") as url:
+        yield url
 
 
 @pytest.fixture

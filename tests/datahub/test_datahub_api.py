@@ -2,7 +2,7 @@
 
 import pytest
 from fastapi.testclient import TestClient
-from conftest import BEGIN, END, FLEET
+from datahub_world import BEGIN, END, FLEET
 
 from origin.datahub import gsrn, meters
 from origin.datahub.api import create_datahub_app

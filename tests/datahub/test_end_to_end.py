@@ -53,7 +53,7 @@ def test_a_killed_import_resumes_and_publishes_everything_once(tmp_path):
         wait_until(lambda: _alive(fake_port))
 
         importer = subprocess.Popen([*ORIGIN, "datahub", "import", "--data", str(service_dir), *WEEK],
-                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         wait_until(lambda: _size(node) >= 5 or importer.poll() is not None)
         assert importer.poll() is None, "the import finished before it could be killed"
         importer.send_signal(signal.SIGKILL)
@@ -72,6 +72,7 @@ def test_a_killed_import_resumes_and_publishes_everything_once(tmp_path):
         assert len(published) == len(set(published)) and sorted(published) == sorted(stored)
     finally:
         fake.terminate()
+        fake.wait()
         if node is not None:
             node.stop()
 

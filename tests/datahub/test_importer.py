@@ -4,7 +4,7 @@ published exactly once, even when the import is killed half-way and run again.""
 import json
 
 import pytest
-from conftest import BEGIN, END, FLEET, Kill
+from datahub_world import BEGIN, END, FLEET, Kill
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 

@@ -9,7 +9,7 @@ import time
 
 import psycopg
 import pytest
-from conftest import POSTGRES, Backend
+from backends import POSTGRES, Backend
 from harness import LEDGER, LOG_SIGNER, Clock, Key, World, decode, make_node
 from test_crash import init_ledger
 from test_node import wait_for

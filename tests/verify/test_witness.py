@@ -187,3 +187,5 @@ def test_the_command_cosigns_and_exits_3_on_a_fork(tmp_path, world):
         node.stop()
         if witness.poll() is None:
             witness.kill()
+            witness.wait()
+        witness.stdout.close()

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from origin.datahub import meters as meters_, webhooks
 from origin.datahub.auth import ISSUER, Authenticator, Principal
 from origin.datahub.db import import_issues, measurements, meters
-from origin.datahub.synthetic import COPENHAGEN
+from origin.datahub import COPENHAGEN
 from origin.protocol import addresses
 from origin.protocol.errors import ProtocolError
 from origin.protocol.times import format_time, parse_time

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from origin.client import http
 from origin.datahub import timeseries
-from origin.datahub.synthetic import COPENHAGEN
+from origin.datahub import COPENHAGEN
 
 METERS_PER_CALL = 10  # the API's limit on metering points per time-series call
 RETRIES = 5

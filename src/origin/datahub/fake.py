@@ -11,7 +11,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from origin.datahub import synthetic
-from origin.datahub.synthetic import COPENHAGEN, FakeMeter
+from origin.datahub import COPENHAGEN
+from origin.datahub.synthetic import FakeMeter
 
 REFRESH_TOKEN = "fake-refresh-token"
 ACCESS_TOKEN_TTL_S = 24 * 3600

@@ -8,11 +8,9 @@ import hashlib
 import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from zoneinfo import ZoneInfo
-
+from origin.datahub import COPENHAGEN
 from origin.datahub import gsrn as gsrn_
 
-COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 HOUR_S = 3600
 
 # kind -> (DataHub type of metering point, EECS technology, EECS fuel, Wh in a peak hour)

@@ -2,9 +2,12 @@
 (fsync on, synchronous_commit on). Each thread has its own connection; only the sequencer
 writes. The schema is created and changed by the numbered migrations below, in order."""
 
+import contextlib
 import hashlib
 import json
 import threading
+import urllib.parse
+import uuid
 from collections.abc import Iterator
 
 import psycopg
@@ -23,6 +26,20 @@ MIGRATIONS = [
     CREATE TABLE batches (id BYTEA PRIMARY KEY, status TEXT NOT NULL, seq BIGINT, error TEXT);
     """,
 ]
+
+
+@contextlib.contextmanager
+def scratch_database(admin_url: str, prefix: str = "origin_scratch") -> Iterator[str]:
+    """The URL of a new, empty database on the server of `admin_url`, dropped afterwards
+    (connections and all): for tests and benchmarks."""
+    name = f"{prefix}_{uuid.uuid4().hex}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urllib.parse.urlsplit(admin_url)._replace(path=f"/{name}").geturl()
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def migrate(db: psycopg.Connection) -> int:
