@@ -145,6 +145,7 @@ def create_app(node: Node) -> FastAPI:
 
     @app.get("/v1/checkpoint", summary="The latest signed checkpoint (C2SP signed note)",
              response_class=PlainTextResponse)  # fmt: skip
+    @app.get("/checkpoint", summary="tlog-tiles: the latest signed checkpoint", response_class=PlainTextResponse)
     def checkpoint():
         return PlainTextResponse(node.store.checkpoint())
 
@@ -167,10 +168,6 @@ def create_app(node: Node) -> FastAPI:
     @app.get("/healthz", summary="This node's role (active writer or standby) and log size")
     def health():
         return {"ledger": node.ledger, "role": node.role, "size": node.store.size()}
-
-    @app.get("/checkpoint", summary="tlog-tiles: the latest signed checkpoint", response_class=PlainTextResponse)
-    def tiles_checkpoint():
-        return PlainTextResponse(node.store.checkpoint())
 
     @app.get("/tile/{path:path}", summary="tlog-tiles: a hash tile or an entry bundle")
     def tile(path: str):
