@@ -145,12 +145,18 @@ class Node:
             raise Standby("this node is a standby: another node writes the ledger")
         with self._pending_lock:
             future = self._pending.get(batch.id)
+        if future is not None:
+            return future
+        # Read outside the lock the sequencer answers under; a batch that commits meanwhile
+        # is found again by the sequencer, which checks known outcomes before applying.
+        known = self.store.outcome(batch.id)
+        if known is not None:
+            future = concurrent.futures.Future()
+            future.set_result(known)
+            return future
+        with self._pending_lock:
+            future = self._pending.get(batch.id)
             if future is not None:
-                return future
-            known = self.store.outcome(batch.id)
-            if known is not None:
-                future = concurrent.futures.Future()
-                future.set_result(known)
                 return future
             if self._queue.full():
                 raise Busy(f"{self._queue.maxsize} batches are waiting")
