@@ -43,12 +43,14 @@ def test_killed_nodes_lose_nothing(backend, tmp_path):
 def test_a_killed_nodes_verification_workers_do_not_outlive_it(backend, tmp_path):
     database, _, issuer = init_ledger(backend, tmp_path)
     node = NodeProcess(tmp_path, database)
-    node.wait_role("active")
-    body = canonical(Client(LEDGER, issuer.secret, random.Random(1)).batch()[0])
-    assert json.loads(http("POST", f"{node.url}/v1/batches?wait=true", body)[1])["status"] == "COMMITTED"
-    workers = _children(node.process.pid)
-    assert len(workers) >= 2  # a verification worker (more start as needed) and their resource tracker
-    node.kill()
+    try:
+        node.wait_role("active")
+        body = canonical(Client(LEDGER, issuer.secret, random.Random(1)).batch()[0])
+        assert json.loads(http("POST", f"{node.url}/v1/batches?wait=true", body)[1])["status"] == "COMMITTED"
+        workers = _children(node.process.pid)
+        assert len(workers) >= 2  # a verification worker (more start as needed) and their resource tracker
+    finally:
+        node.kill()
     deadline = time.monotonic() + 10
     while any(os.path.exists(f"/proc/{pid}") and _state(pid) != "Z" for pid in workers):
         assert time.monotonic() < deadline, f"orphaned workers outlived the node: {workers}"
