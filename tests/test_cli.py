@@ -8,6 +8,7 @@ import sys
 import time
 
 import sqlite3
+import threading
 import urllib.request
 
 import pytest
@@ -15,6 +16,7 @@ from click.testing import CliRunner
 from harness import Key
 
 from origin.cli import main
+from origin.client import http
 from origin.ledger import data as ledger_data
 from origin.ledger.node import Node
 from origin.protocol import keys
@@ -131,3 +133,21 @@ def test_serve_runs_the_api(tmp_path, issuer):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_an_answer_that_breaks_off_is_a_connection_error():
+    """A server killed mid-answer: callers handle it as they handle an unreachable one."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def answer_half():
+        conn, _ = server.accept()
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part")
+        conn.close()
+
+    threading.Thread(target=answer_half, daemon=True).start()
+    with pytest.raises(OSError, match="broke off"):
+        http("GET", f"http://127.0.0.1:{server.getsockname()[1]}/x", timeout=5)
+    server.close()

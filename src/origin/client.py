@@ -2,11 +2,13 @@
 
 import urllib.error
 import urllib.request
+from http.client import HTTPException
 
 
 def http(method: str, url: str, body: bytes | None = None, timeout: float = 35.0,
          headers: dict | None = None) -> tuple[int, bytes]:  # fmt: skip
-    """(status, body) of one request; OSError if the server cannot be reached."""
+    """(status, body) of one request; OSError if the server cannot be reached or its answer
+    breaks off (a server killed mid-answer is the same failure to every caller)."""
     request = urllib.request.Request(url, data=body, method=method,
                                      headers=headers or {"Content-Type": "application/json"})  # fmt: skip
     try:
@@ -14,3 +16,5 @@ def http(method: str, url: str, body: bytes | None = None, timeout: float = 35.0
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
+    except HTTPException as exc:  # IncompleteRead and the like are not OSErrors
+        raise ConnectionError(f"{method} {url}: the answer broke off: {exc!r}") from exc
