@@ -145,3 +145,16 @@ def test_only_ascii_digits_in_codes():
     w, owner = World(), Key()
     assert decode_error(mutate(w.issue(owner), ("payload", "tech_type"), "T０２００００")) == "malformed"
     assert decode_error(mutate(w.issue(owner), ("payload", "fuel_type"), "F０1050100")) == "malformed"
+
+
+@pytest.mark.parametrize("type_,amount,issued", [("CONSUMPTION", 500, False), ("PRODUCTION", 0, False),
+                                                 ("PRODUCTION", 1, True)])  # fmt: skip
+def test_publish_and_issue(type_, amount, issued):
+    w, owner = World(), Key()
+    txs = tx.publish_and_issue(LEDGER, w.issuer.secret, address=owner.measurement, begin="2026-01-01T10:00:00Z",
+                               end="2026-01-01T11:00:00Z", sector="DK1", type=type_, amount=amount,
+                               tech_type="T020000", fuel_type="F01050100")  # fmt: skip
+    assert [t["type"] for t in txs] == ["publish_measurement"] + (["issue_ggo"] if issued else [])
+    if issued:
+        assert txs[1]["payload"]["address"] == owner.ggo and txs[1]["payload"]["measurement"] == owner.measurement
+    w.run(*txs)

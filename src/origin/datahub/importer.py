@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from origin.client import http
 from origin.datahub import webhooks
 from origin.datahub.db import import_issues, ledger_batches, measurements, meters
-from origin.protocol import addresses, wallet
+from origin.protocol import wallet
 from origin.protocol import transactions as tx
 from origin.protocol.canonical import canonical, sha256_hex
 from origin.protocol.times import format_time
@@ -150,12 +150,9 @@ class Importer:
             txs = []
             for r in rows:
                 period = {"begin": format_time(r.begin_s), "end": format_time(r.end_s)}
-                txs.append(tx.publish_measurement(self.ledger_id, self.issuer_key, address=r.address, sector=r.sector,
-                                                  type=r.type, amount=r.amount_wh, **period))  # fmt: skip
-                if r.type == tx.PRODUCTION and r.amount_wh > 0:
-                    txs.append(tx.issue_ggo(self.ledger_id, self.issuer_key, measurement=r.address,
-                                            address=addresses.in_namespace(addresses.GGO, r.address),
-                                            tech_type=r.tech_type, fuel_type=r.fuel_type))  # fmt: skip
+                txs += tx.publish_and_issue(self.ledger_id, self.issuer_key, address=r.address, sector=r.sector,
+                                            type=r.type, amount=r.amount_wh, tech_type=r.tech_type,
+                                            fuel_type=r.fuel_type, **period)  # fmt: skip
             body = canonical(tx.batch(*txs))
             batch_id = sha256_hex(body)
             conn.execute(insert(ledger_batches).values(id=batch_id, body=body, status="PENDING",

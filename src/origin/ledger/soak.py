@@ -106,13 +106,10 @@ class Client:
             measurement = addresses.address(addresses.MEASUREMENT, public)
             self.hour += 1
             begin = (self.first_hour + self.hour % 2000) * PERIOD_S
-            txs.append(tx.publish_measurement(
+            txs += tx.publish_and_issue(
                 self.ledger, self.issuer_key, address=measurement, begin=format_time(begin),
                 end=format_time(begin + PERIOD_S), sector="DK1", type=tx.PRODUCTION,
-                amount=self.rng.randint(1, 10_000)))  # fmt: skip
-            txs.append(tx.issue_ggo(self.ledger, self.issuer_key, measurement=measurement,
-                                    address=addresses.address(addresses.GGO, public),
-                                    tech_type="T020000", fuel_type="F01050100"))  # fmt: skip
+                amount=self.rng.randint(1, 10_000), tech_type="T020000", fuel_type="F01050100")  # fmt: skip
             created.append(key)
         return tx.batch(*txs), created
 

@@ -128,18 +128,15 @@ class Workload:
                 if meter.kind == "consumption":
                     amount = consumption_wh(hour, meter.size_wh, rng)
                     consumption[(id(meter), begin_s)] = [address, amount]
-                    yield [tx.publish_measurement(L, ik, address=address, sector=meter.sector,
-                                                  type=tx.CONSUMPTION, amount=amount, **period)]  # fmt: skip
+                    yield tx.publish_and_issue(L, ik, address=address, sector=meter.sector,
+                                               type=tx.CONSUMPTION, amount=amount, **period)  # fmt: skip
                     continue
                 amount = production_wh(meter.kind, hour, day, meter.size_wh, rng)
-                unit = [tx.publish_measurement(L, ik, address=address, sector=meter.sector,
-                                               type=tx.PRODUCTION, amount=amount, **period)]  # fmt: skip
-                if amount > 0:
-                    ggo = addresses.in_namespace(GGO, address)
-                    tech, fuel = KINDS[meter.kind]
-                    unit.append(tx.issue_ggo(L, ik, measurement=address, address=ggo,
-                                             tech_type=tech, fuel_type=fuel))  # fmt: skip
-                    issued.append((meter, begin_s, ggo, amount))
+                tech, fuel = KINDS[meter.kind]
+                unit = tx.publish_and_issue(L, ik, address=address, sector=meter.sector, type=tx.PRODUCTION,
+                                            amount=amount, tech_type=tech, fuel_type=fuel, **period)  # fmt: skip
+                if len(unit) == 2:  # a GGO was issued
+                    issued.append((meter, begin_s, unit[1]["payload"]["address"], amount))
                 yield unit
 
         consumers = self.consumption_meters

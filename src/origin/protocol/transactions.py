@@ -266,6 +266,18 @@ def issue_ggo(ledger, issuer_key, *, measurement, address, tech_type, fuel_type)
     return build(ledger, "issue_ggo", issuer_key, payload)
 
 
+def publish_and_issue(ledger, issuer_key, *, address, begin, end, sector, type, amount,
+                      tech_type=None, fuel_type=None) -> list[dict]:  # fmt: skip
+    """What an issuing body submits for one measurement: its publication and, for production
+    of more than 0 Wh, the GGO issued from it at the same key part."""
+    txs = [publish_measurement(ledger, issuer_key, address=address, begin=begin, end=end, sector=sector,
+                               type=type, amount=amount)]  # fmt: skip
+    if type == PRODUCTION and amount > 0:
+        txs.append(issue_ggo(ledger, issuer_key, measurement=address, tech_type=tech_type, fuel_type=fuel_type,
+                             address=addresses.in_namespace(addresses.GGO, address)))  # fmt: skip
+    return txs
+
+
 def transfer_ggo(ledger, ggo_key, *, ggo, to):
     return build(ledger, "transfer_ggo", ggo_key, {"ggo": ggo, "to": to})
 
