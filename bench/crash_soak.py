@@ -13,7 +13,7 @@ from pathlib import Path
 from ledger_throughput import database_url
 
 from origin.ledger import data as ledger_data
-from origin.ledger.soak import Soak
+from harness.soak import Soak
 from origin.protocol import keys, note
 
 LEDGER = "soak.origin/dk"

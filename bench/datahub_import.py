@@ -18,7 +18,7 @@ from pathlib import Path
 from origin.client import http
 from origin.datahub import meters, service, synthetic
 from origin.ledger import data as ledger_data
-from origin.ledger.soak import Client, NodeProcess, free_port
+from harness.soak import Client, NodeProcess, free_port
 from origin.protocol.canonical import canonical
 from origin.protocol.wallet import Wallet
 

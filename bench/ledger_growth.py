@@ -16,7 +16,7 @@ from ledger_throughput import ISSUER, LEDGER, drive, new_ledger, new_store, veri
 
 from origin.ledger.node import Node
 from origin.ledger.store import Group
-from origin.ledger.workload import Workload
+from harness.workload import Workload
 from origin.protocol.canonical import canonical
 from origin.protocol.times import format_time
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from ledger_throughput import database_url, verify_rate
 
 from origin.ledger import data as ledger_data
-from origin.ledger.soak import Client, NodeProcess
+from harness.soak import Client, NodeProcess
 from origin.protocol import keys
 from origin.protocol.canonical import canonical, parse
 

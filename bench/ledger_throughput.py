@@ -22,11 +22,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from origin.ledger.genesis import make_genesis
+from origin.protocol.genesis import make_genesis
 from origin.ledger.node import Node, create
-from origin.ledger.postgres import PostgresStore, scratch_database
+from harness.scratch import scratch_database
+from origin.ledger.postgres import PostgresStore
 from origin.ledger.sqlite import SQLiteStore
-from origin.ledger.workload import Workload
+from harness.workload import Workload
 from origin.protocol import keys, note, transactions as tx
 from origin.protocol.canonical import canonical, parse
 

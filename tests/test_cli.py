@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 from click.testing import CliRunner
-from harness import Key
+from world import Key
 
 from origin.cli import main
 from origin.client import http

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from origin.ledger import data as ledger_data
-from origin.ledger.genesis import DEFAULT_GGO_LIFETIME_S, DEFAULT_RESOLUTIONS_S, DEFAULT_SECTORS
+from origin.protocol.genesis import DEFAULT_GGO_LIFETIME_S, DEFAULT_RESOLUTIONS_S, DEFAULT_SECTORS
 from origin.protocol import note
 from origin.protocol.wallet import Wallet
 
@@ -87,32 +87,40 @@ def ledger_serve(data, host, port, database):
     serve(store, signer, host, port)
 
 
-def serve(store, signer, host: str, port: int, datahub_service=None) -> None:
-    """The ledger node and its API; with a DataHub service, the whole demo platform."""
+def serve(store, signer, host: str, port: int, demo_data: Path | None = None) -> None:
+    """The ledger node and its API; with a demo folder, the whole demo platform."""
     import threading
 
-    import uvicorn
-
+    from origin.datahub.service import Service
+    from origin.demo import DATAHUB, platform_app, trade_once
     from origin.ledger.api import create_app
     from origin.ledger.node import Node
+    from origin.server import PortInUse, check_port, make_server
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    node = Node(store, signer, verify_processes=True).start()
-    if datahub_service is None:
-        app = create_app(node)
-    else:
-        from origin.demo import platform_app
+    try:
+        check_port(host, port)
+    except PortInUse as exc:
+        store.close()
+        fail(str(exc))
+    node = Node(store, signer, verify_processes=True)
+    datahub_service = None if demo_data is None else Service(demo_data / DATAHUB)
+    app = create_app(node) if datahub_service is None else platform_app(node, datahub_service)
+    server = make_server(app, host, port)
+    node.start()
 
-        app = platform_app(node, datahub_service)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
-
-    def start_datahub_when_up():
+    def start_demo_when_up() -> None:
         while not server.started and not server.should_exit:
             time.sleep(0.1)
+        try:
+            datahub_service.import_recent(int(time.time()))
+            trade_once(demo_data, node, int(time.time()))
+        except Exception:  # the platform still serves; the scheduled import tries again
+            logging.getLogger("origin.demo").exception("the demo's first import or trades failed")
         datahub_service.start()
 
     if datahub_service is not None:
-        threading.Thread(target=start_datahub_when_up, daemon=True).start()
+        threading.Thread(target=start_demo_when_up, daemon=True).start()
         click.echo(f"DataHub service on http://{host}:{port}/datahub/docs (it imports the fake DataHub at "
                    f"/fake-datahub every few minutes)", err=True)  # fmt: skip
     try:
@@ -150,24 +158,35 @@ def ledger_replay(data, database):
 
 
 @main.command("verify")
-@click.argument("bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--log-key", required=True, help="The log's note verifier key (the genesis's log_key).")
 @click.option("--witness-key", "witness_keys", multiple=True,
               help="A witness's cosignature/v1 verifier key; its cosignature is required.")
 def verify(bundle, log_key, witness_keys):
-    """Check a GGO's provenance bundle offline, and say what it proves."""
+    """Check a GGO's provenance bundle offline, and say what it proves. Exit 0: verified;
+    1: verification FAILED; 2: the bundle or a key cannot be read."""
     from origin.protocol.canonical import parse
     from origin.protocol.errors import ProtocolError
-    from origin.verify.bundle import VerifyError, verify_bundle
+    from origin.protocol.limits import BUNDLE_BYTES_MAX
+    from origin.verify.bundle import Unreadable, VerifyError, verify_bundle
 
     try:
         keys_ = [note.Verifier.parse(k) for k in (log_key, *witness_keys)]
     except note.NoteError as exc:
         fail(f"bad key: {exc}")
     try:
-        summary = verify_bundle(parse(bundle.read_bytes()), keys_[0], keys_[1:])
+        with open(bundle, "rb") as f:
+            data = f.read(BUNDLE_BYTES_MAX + 1)
+    except OSError as exc:
+        fail(f"cannot read {bundle}: {exc.strerror}")
+    if len(data) > BUNDLE_BYTES_MAX:
+        fail(f"cannot read {bundle}: a bundle is at most {BUNDLE_BYTES_MAX} bytes")
+    try:
+        summary = verify_bundle(parse(data), keys_[0], keys_[1:])
     except ProtocolError as exc:
-        fail(f"{bundle} is not JSON: {exc.message}")
+        fail(f"cannot read {bundle}: not JSON: {exc.message}")
+    except Unreadable as exc:
+        fail(f"cannot read {bundle}: {exc}")
     except VerifyError as exc:
         click.echo(f"origin: verification FAILED: {exc}", err=True)
         sys.exit(1)
@@ -189,16 +208,18 @@ def witness(node_url, data, host, port, name, log_key, poll_s, exit_on_alarm):
     """Follow a node's log, replay it, and cosign its checkpoints while it behaves."""
     import threading
 
-    import uvicorn
-
     from origin.client import http
+    from origin.server import PortInUse, make_server
     from origin.verify.witness import Alarm, Witness
     from origin.verify.witness_api import create_witness_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     w = Witness(data, lambda path: http("GET", node_url.rstrip("/") + path), name=name, log_key=log_key)
     click.echo(f"witness {w.verifier_key} of {node_url}; serving on http://{host}:{port}", err=True)
-    server = uvicorn.Server(uvicorn.Config(create_witness_app(w), host=host, port=port, log_level="warning"))
+    try:
+        server = make_server(create_witness_app(w), host, port)
+    except PortInUse as exc:
+        fail(str(exc))
     alarmed = threading.Event()
 
     def follow():
@@ -266,12 +287,15 @@ def datahub_init(data, ledger_url, ledger_id, datahub_url, refresh_token, databa
 @click.option("--meters", "count", default=12, type=int, show_default=True)
 def datahub_fake(host, port, count):
     """Run a fake DataHub with synthetic meters (refresh token: fake-refresh-token)."""
-    import uvicorn
-
     from origin.datahub import synthetic
     from origin.datahub.fake import create_fake_app
+    from origin.server import PortInUse, make_server
 
-    uvicorn.run(create_fake_app(synthetic.fleet(count)), host=host, port=port, log_level="warning")
+    try:
+        server = make_server(create_fake_app(synthetic.fleet(count)), host, port)
+    except PortInUse as exc:
+        fail(str(exc))
+    server.run()
 
 
 @datahub.command("add-meter")
@@ -336,19 +360,24 @@ def datahub_import(data, time_from, time_to):
 @click.option("--port", default=8702, type=int, show_default=True)
 def datahub_serve(data, host, port):
     """Run the DataHub service: its API, the scheduled import, webhook deliveries."""
-    import uvicorn
-
     from origin.datahub import service
     from origin.datahub.api import create_datahub_app
+    from origin.server import PortInUse, make_server
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
-        svc = service.Service(data).start()
+        svc = service.Service(data)
     except service.ConfigError as exc:
         fail(str(exc))
+    try:
+        server = make_server(create_datahub_app(svc.engine, svc.authenticator), host, port)
+    except PortInUse as exc:
+        svc.stop()
+        fail(str(exc))
+    svc.start()
     click.echo(f"DataHub service on http://{host}:{port}/docs", err=True)
     try:
-        uvicorn.run(create_datahub_app(svc.engine, svc.authenticator), host=host, port=port, log_level="warning")
+        server.run()
     finally:
         svc.stop()
 
@@ -361,11 +390,10 @@ def datahub_serve(data, host, port):
 def demo(data, host, port):
     """Run the platform on embedded SQLite with demo data: the ledger, the DataHub service, a
     fake DataHub."""
-    from origin.datahub.service import Service
-    from origin.demo import DATAHUB, prepare
+    from origin.demo import prepare
 
     try:
         store, signer = prepare(data, f"http://{host}:{port}", echo=lambda line: click.echo(line, err=True))
     except ledger_data.DataError as exc:
         fail(str(exc))
-    serve(store, signer, host, port, Service(data / DATAHUB))
+    serve(store, signer, host, port, demo_data=data)

@@ -2,14 +2,14 @@ import os
 
 import pytest
 from datahub_world import FLEET, Ledger
-from harness import LEDGER, Key
+from world import LEDGER, Key
 from test_client import Transport
 
 from origin.datahub import db, meters, synthetic
 from origin.datahub.client import DataHubClient
 from origin.datahub.fake import REFRESH_TOKEN, create_fake_app
 from origin.datahub.importer import Importer
-from origin.ledger.postgres import scratch_database
+from harness.scratch import scratch_database
 from origin.protocol.wallet import Wallet
 
 POSTGRES = os.environ.get("ORIGIN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")

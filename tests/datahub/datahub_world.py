@@ -2,7 +2,7 @@
 over HTTP, and a stand-in for SIGKILL."""
 
 from fastapi.testclient import TestClient
-from harness import Key, make_node
+from world import Key, make_node
 
 from origin.datahub import synthetic
 from origin.ledger.api import create_app

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from origin.client import http
 from origin.datahub import db, service, synthetic
 from origin.ledger import data as ledger_data
-from origin.ledger.soak import NodeProcess, free_port
+from harness.soak import NodeProcess, free_port
 from origin.protocol.canonical import parse
 from origin.protocol.wallet import Wallet
 

@@ -10,7 +10,8 @@ import uuid
 
 import psycopg
 
-from origin.ledger.postgres import PostgresStore, scratch_database
+from harness.scratch import scratch_database
+from origin.ledger.postgres import PostgresStore
 from origin.ledger.sqlite import SQLiteStore
 
 KEYS = {"records": "address", "entries": "seq"}

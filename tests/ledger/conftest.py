@@ -3,7 +3,7 @@
 
 import pytest
 from backends import Backend
-from harness import World, make_node
+from world import World, make_node
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

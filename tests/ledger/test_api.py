@@ -5,13 +5,14 @@ import json
 
 import pytest
 from fastapi.testclient import TestClient
-from harness import LOG_SIGNER, Key, World
+from world import LOG_SIGNER, Key, World
 from test_node import hold_commits, wait_for
 
 from origin.ledger.api import create_app
 from origin.protocol import merkle, note
 from origin.protocol import transactions as tx
 from origin.protocol.canonical import canonical, parse
+from origin.protocol.limits import BATCH_BODY_BYTES_MAX, BATCH_BYTES_MAX, BATCH_TRANSACTIONS_MAX
 
 
 @pytest.fixture
@@ -81,9 +82,39 @@ def test_too_many_transactions_is_invalid_batch(client, world):
         "code": "invalid_batch", "message": r.json()["error"]["message"], "transaction": None}  # fmt: skip
 
 
-def test_over_the_size_limit_is_413(client):
-    r = client.post("/v1/batches", content=b" " * (tx.BATCH_BYTES_MAX + 1))
+def exact_batch(world, canonical_bytes: int) -> bytes:
+    """A valid batch of publications whose canonical form is exactly this long: as many as
+    fit with 1 Wh each, then amounts of more digits to make up the rest."""
+    keys = []
+    while len(canonical(tx.batch(*(world.publish(k, amount=1) for k in keys + [Key()])))) <= canonical_bytes:
+        keys.append(Key())
+    digits = [1] * len(keys)
+    short = canonical_bytes - len(canonical(tx.batch(*(world.publish(k, amount=1) for k in keys))))
+    for i in range(len(keys)):
+        digits[i] += min(11, short)  # at most 12 nines: under amount_max_wh
+        short -= digits[i] - 1
+    assert short == 0
+    body = canonical(tx.batch(*(world.publish(k, amount=int("9" * d)) for k, d in zip(keys, digits))))
+    assert len(body) == canonical_bytes
+    return body
+
+
+def test_a_batch_at_the_size_limit_commits_and_one_byte_more_is_413(client, world):
+    r = client.post("/v1/batches?wait=true", content=exact_batch(world, BATCH_BYTES_MAX))
+    assert r.status_code == 200 and r.json()["status"] == "COMMITTED"
+    r = client.post("/v1/batches?wait=true", content=exact_batch(world, BATCH_BYTES_MAX + 1))
     assert r.status_code == 413 and r.json()["error"]["code"] == "invalid_batch"
+
+
+def test_a_body_over_its_limit_is_413_before_it_is_read_whole(client):
+    assert client.post("/v1/batches", content=b" " * BATCH_BODY_BYTES_MAX).status_code == 400
+    r = client.post("/v1/batches", content=b" " * (BATCH_BODY_BYTES_MAX + 1))
+    assert r.status_code == 413 and r.json()["error"]["code"] == "invalid_batch"
+    chunks = (b" " * 65536 for _ in range(64))  # chunked, no Content-Length: counted as it streams
+    r = client.post("/v1/batches", content=chunks)
+    assert r.status_code == 413 and r.json()["error"]["code"] == "invalid_batch"
+    r = client.post("/v1/batches", content=b"{}", headers={"content-length": "9" * 30})
+    assert r.status_code == 413
 
 
 def test_a_full_queue_is_503_with_retry_after(node_factory, world):
@@ -156,6 +187,40 @@ def test_genesis_and_docs(client, node):
     assert client.get("/docs").status_code == 200
     spec = client.get("/openapi.json").json()
     assert "/v1/batches" in spec["paths"] and "/v1/proofs/consistency" in spec["paths"]
+
+
+@pytest.mark.parametrize("path", ["/v1/entries/" + "9" * 4301, "/v1/entries/9223372036854775808", "/v1/entries/-1",
+                                  "/v1/entries/x", "/v1/proofs/inclusion?seq=0&size=" + "9" * 5000,
+                                  "/v1/proofs/consistency?from=1&to=" + "1" * 30])  # fmt: skip
+def test_numbers_of_any_length_are_400(client, path):
+    r = client.get(path)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "malformed"
+
+
+@pytest.mark.parametrize("path", ["/tile/0/001.p/" + "9" * 5000, "/tile/0/" + "x999/" * 2000 + "999",
+                                  "/tile/" + "9" * 5000 + "/000", "/tile/entries/x999/x999/x999/x999/x999/x999/999"])  # fmt: skip
+def test_tile_paths_of_any_length_are_404(client, path):
+    r = client.get(path)
+    assert r.status_code == 404 and len(r.json()["error"]["message"]) < 200
+
+
+def test_an_integer_of_any_length_in_a_batch_is_400(client, world):
+    body = canonical(tx.batch(world.publish(Key()))).replace(b'"amount":1000', b'"amount":' + b"9" * 4301)
+    r = client.post("/v1/batches", content=body)
+    assert r.status_code == 400 and "outside 0..2^53-1" in r.json()["error"]["message"]
+
+
+def test_405_says_what_is_allowed(client):
+    r = client.delete("/v1/batches")
+    assert r.status_code == 405 and r.headers["allow"] == "POST"
+
+
+def test_the_openapi_document_declares_the_refusals(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"400", "408", "413", "503"} <= set(paths["/v1/batches"]["post"]["responses"])
+    assert {"400", "404", "503"} <= set(paths["/v1/entries/{seq}"]["get"]["responses"])
+    maximum = paths["/v1/batches"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert maximum["properties"]["transactions"]["maxItems"] == BATCH_TRANSACTIONS_MAX
 
 
 def test_unknown_path_is_a_json_404(client):

@@ -7,11 +7,11 @@ import os
 import random
 import time
 
-from harness import LEDGER, Key
+from world import LEDGER, Key
 
 from origin.client import http
 from origin.ledger import data as ledger_data
-from origin.ledger.soak import Client, NodeProcess, Soak
+from harness.soak import Client, NodeProcess, Soak
 from origin.protocol import note
 from origin.protocol.canonical import canonical
 

@@ -10,14 +10,14 @@ import time
 import psycopg
 import pytest
 from backends import POSTGRES, Backend
-from harness import LEDGER, LOG_SIGNER, Clock, Key, World, decode, make_node
+from world import LEDGER, LOG_SIGNER, Clock, Key, World, decode, make_node
 from test_crash import init_ledger
 from test_node import wait_for
 
 from origin.ledger import replay
-from origin.ledger.node import Node, Standby
+from origin.ledger.node import CommitFailed, Node, Standby
 from origin.client import http
-from origin.ledger.soak import Client, NodeProcess
+from harness.soak import Client, NodeProcess
 from origin.protocol.canonical import canonical
 
 TAKEOVER_S_MAX = 5.0
@@ -70,7 +70,9 @@ def test_a_node_that_lost_its_lock_never_commits_again(postgres):
     store = postgres.new_store()
     database = postgres.databases[-1]
     make_node(store, [world.issuer.public.hex()])
-    a = Node(store, LOG_SIGNER, clock=Clock()).start()
+    a = Node(store, LOG_SIGNER, clock=Clock())
+    a.writer_check_s = 3600  # it does not notice while idle: its next commit must fail
+    a.start()
     b = Node(postgres.reopen(store), LOG_SIGNER, clock=Clock())
     b.writer_poll_s = 0.05
     b.start()
@@ -83,7 +85,7 @@ def test_a_node_that_lost_its_lock_never_commits_again(postgres):
         wait_for(lambda: b.role == "active")
 
         # a still believes it writes; its commit fails, and it becomes a standby
-        with pytest.raises(psycopg.OperationalError):
+        with pytest.raises(CommitFailed):
             a.submit(decode(world.publish(Key()))).result(timeout=10)
         wait_for(lambda: a.role == "standby")
         with pytest.raises(Standby):
@@ -97,3 +99,25 @@ def test_a_node_that_lost_its_lock_never_commits_again(postgres):
         b.stop()
         a.store.close()
         b.store.close()
+
+
+def test_an_idle_writer_that_lost_its_session_steps_down_and_comes_back(postgres):
+    """No batch need fail for a writer to notice: it checks its session while idle, gives the
+    role up, and wins it again on a new session."""
+    world = World()
+    store = postgres.new_store()
+    database = postgres.databases[-1]
+    make_node(store, [world.issuer.public.hex()])
+    node = Node(store, LOG_SIGNER, clock=Clock())
+    node.writer_check_s, node.writer_poll_s = 0.05, 0.05
+    node.start()
+    try:
+        (pid,) = writer_pids(database)
+        with psycopg.connect(POSTGRES, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        wait_for(lambda: writer_pids(database) not in ([], [pid]))
+        wait_for(lambda: node.role == "active")
+        assert node.submit(decode(world.publish(Key()))).result(timeout=10).status == "COMMITTED"
+    finally:
+        node.stop()
+        store.close()

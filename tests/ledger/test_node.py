@@ -4,11 +4,11 @@ import threading
 import time
 
 import pytest
-from harness import LEDGER, LOG_SIGNER, NOW, Clock, Key, World, decode, make_node
+from world import LEDGER, LOG_SIGNER, NOW, Clock, Key, World, decode, make_node
 
 from origin.ledger import replay
-from origin.ledger.log import batch_entry
-from origin.ledger.node import Busy, Node
+from origin.protocol.log import batch_entry
+from origin.ledger.node import Busy, CommitFailed, Node
 from origin.protocol import merkle, note
 from origin.protocol.canonical import canonical, parse
 from origin.protocol.times import format_time
@@ -175,7 +175,7 @@ def test_a_failed_commit_writes_nothing_and_the_node_goes_on(node_factory, world
         real_commit(group)
 
     node.store.commit = failing
-    with pytest.raises(OSError):
+    with pytest.raises(CommitFailed, match="disk full"):
         node.submit(decode(world.publish(Key()))).result(timeout=10)
     assert node.store.size() == 1 and node.frontier.size == 1
     wait_for(lambda: node.role == "active")  # it gave the role up, and took it again

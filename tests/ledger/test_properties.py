@@ -4,7 +4,7 @@ their consumption, and replaying the log reproduces the state and the checkpoint
 
 import hashlib
 
-from harness import LOG_SIGNER, Clock, Key, World, decode, make_node
+from world import LOG_SIGNER, Clock, Key, World, decode, make_node
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -5,7 +5,7 @@ error, and amounts are conserved."""
 import threading
 
 import pytest
-from harness import Key, World, decode
+from world import Key, World, decode
 
 from origin.protocol.canonical import parse
 

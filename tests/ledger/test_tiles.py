@@ -5,7 +5,7 @@ import functools
 
 import pytest
 from fastapi.testclient import TestClient
-from harness import LOG_SIGNER, Key, World, decode, make_node
+from world import LOG_SIGNER, Key, World, decode, make_node
 
 from origin.ledger import tiles
 from origin.ledger.api import create_app

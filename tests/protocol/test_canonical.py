@@ -4,7 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from origin.protocol.canonical import INT_MAX, canonical, parse
+from origin.protocol.canonical import canonical, parse
+from origin.protocol.limits import INT_MAX
 from origin.protocol.errors import ProtocolError
 
 json_values = st.recursive(

@@ -3,11 +3,14 @@
 import json
 
 import pytest
-from harness import LEDGER, Key, World, decode
+from world import LEDGER, Key, World, decode
 
 from origin.protocol import transactions as tx
 from origin.protocol.canonical import canonical, sha256_hex
 from origin.protocol.errors import ProtocolError
+from origin.protocol.limits import (BATCH_BODY_BYTES_MAX, BATCH_BYTES_MAX, BATCH_TRANSACTIONS_MAX, ENTRY_BYTES_MAX,
+                                    INT_MAX)  # fmt: skip
+from origin.protocol.log import batch_entry
 
 
 def good():
@@ -36,22 +39,46 @@ def test_not_a_batch_at_all(body):
     assert exc.value.code == "malformed"
 
 
-@pytest.mark.parametrize("count,ok", [(0, False), (1, True), (1024, True), (1025, False)])
+@pytest.mark.parametrize("count,ok", [(0, False), (1, True), (BATCH_TRANSACTIONS_MAX, True),
+                                      (BATCH_TRANSACTIONS_MAX + 1, False)])  # fmt: skip
 def test_batch_sizes(count, ok):
-    t = good()
-    batch = tx.decode_batch(canonical({"transactions": [t] * count}), LEDGER)
+    """1024 real transactions are far over 65,000 bytes: the count is tested with empty ones."""
+    batch = tx.decode_batch(canonical({"transactions": [{}] * count}), LEDGER)
     assert (batch.error is None) == ok
     if not ok:
         assert batch.error.code == "invalid_batch"
 
 
-def test_one_mebibyte_at_most():
-    body = canonical(tx.batch(good()))
-    at_limit = body + b" " * (tx.BATCH_BYTES_MAX - len(body))  # JSON allows trailing space
-    assert tx.decode_batch(at_limit, LEDGER).id == sha256_hex(body)
-    with pytest.raises(ProtocolError) as exc:
-        tx.decode_batch(at_limit + b" ", LEDGER)
+def padded_batch(canonical_bytes: int) -> dict:
+    """A batch of one transaction whose canonical form is exactly `canonical_bytes` long."""
+    t = good()
+    t["payload"]["sector"] = ""
+    bare = len(canonical(tx.batch(t)))
+    t["payload"]["sector"] = "x" * (canonical_bytes - bare)
+    assert len(canonical(tx.batch(t))) == canonical_bytes
+    return tx.batch(t)
+
+
+def test_65000_bytes_of_canonical_json_at_most():
+    at_limit = canonical(padded_batch(BATCH_BYTES_MAX))
+    assert tx.decode_batch(at_limit, LEDGER).canonical == at_limit
+    with pytest.raises(tx.BatchTooLarge) as exc:
+        tx.decode_batch(canonical(padded_batch(BATCH_BYTES_MAX + 1)), LEDGER)
     assert exc.value.code == "invalid_batch"
+
+
+def test_whitespace_does_not_count_but_the_body_is_bounded():
+    body = canonical(tx.batch(good()))
+    at_limit = body + b" " * (BATCH_BODY_BYTES_MAX - len(body))  # JSON allows trailing space
+    assert tx.decode_batch(at_limit, LEDGER).id == sha256_hex(body)
+    with pytest.raises(tx.BatchTooLarge):
+        tx.decode_batch(at_limit + b" ", LEDGER)
+
+
+def test_the_largest_batch_fits_an_entry_bundle():
+    """Section 7: a batch's log entry always fits the uint16 frame of a tlog-tiles bundle."""
+    batch = tx.decode_batch(canonical(padded_batch(BATCH_BYTES_MAX)), LEDGER)
+    assert len(batch_entry(INT_MAX, 253402300799, batch.canonical)) <= ENTRY_BYTES_MAX
 
 
 def mutate(transaction, path, value):

@@ -7,14 +7,15 @@ import json
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
-from harness import LOG_SIGNER, Key, World, decode, make_node
+from world import LOG_SIGNER, Key, World, decode, make_node
 
 from origin.cli import main
 from origin.ledger.api import create_app
 from origin.ledger.sqlite import SQLiteStore
 from origin.protocol import note
 from origin.protocol.canonical import canonical
-from origin.verify.bundle import VerifyError, verify_bundle
+from origin.protocol.limits import BUNDLE_BYTES_MAX
+from origin.verify.bundle import Unreadable, VerifyError, verify_bundle
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +104,6 @@ CASES = {
                            "checkpoint: the signature of test.origin/dk does not verify"),
     "other ggo claimed": (lambda b: b.__setitem__("ggo", Key().ggo), "no entry in the bundle creates"),
     "dropped consumption": (lambda b: b["entries"].remove(entry(b, 4)), "consumption measurement .* is missing"),
-    "not a bundle": (lambda b: b.pop("format"), "not a provenance bundle"),
 }
 
 
@@ -112,6 +112,22 @@ def test_tampering_is_refused(ledger, case):
     change, message = CASES[case]
     with pytest.raises(VerifyError, match=message):
         verify_bundle(tampered(ledger, change), LOG_SIGNER.verifier)
+
+
+UNREADABLE = {
+    "no format": lambda b: b.pop("format"),
+    "extra field": lambda b: b.__setitem__("x", 1),
+    "entries not a list": lambda b: b.__setitem__("entries", {}),
+    "entry item without proof": lambda b: b["entries"][0].pop("proof"),
+    "proof of numbers": lambda b: b["entries"][0].__setitem__("proof", [1]),
+    "checkpoint not text": lambda b: b.__setitem__("checkpoint", 5),
+}
+
+
+@pytest.mark.parametrize("case", UNREADABLE)
+def test_what_is_not_a_bundle_is_unreadable(ledger, case):
+    with pytest.raises(Unreadable):
+        verify_bundle(tampered(ledger, UNREADABLE[case]), LOG_SIGNER.verifier)
 
 
 def test_a_wrong_log_key_is_refused(ledger):
@@ -144,3 +160,22 @@ def test_the_command(ledger, tmp_path):
     assert r.exit_code == 1 and "verification FAILED: entry 1" in r.output
     r = CliRunner().invoke(main, ["verify", str(path), "--log-key", "junk"])
     assert r.exit_code == 2 and "bad key" in r.output
+
+
+@pytest.mark.parametrize("content", [b"", b"\xff\xfe", b"[1, 2]", b'{"format": "origin-provenance/1"}',
+                                     b"1" * 5000, b"[" * 100_000])  # fmt: skip
+def test_the_command_cannot_read_what_is_not_a_bundle(tmp_path, content):
+    path = tmp_path / "bundle.json"
+    path.write_bytes(content)
+    r = CliRunner().invoke(main, ["verify", str(path), "--log-key", str(LOG_SIGNER.verifier)])
+    assert r.exit_code == 2 and r.output.startswith("origin: cannot read") and "Traceback" not in r.output
+
+
+def test_the_command_cannot_read_a_missing_or_huge_file(tmp_path):
+    r = CliRunner().invoke(main, ["verify", str(tmp_path / "none.json"), "--log-key", str(LOG_SIGNER.verifier)])
+    assert r.exit_code == 2 and "cannot read" in r.output
+    huge = tmp_path / "huge.json"
+    with open(huge, "wb") as f:
+        f.truncate(BUNDLE_BYTES_MAX + 1)
+    r = CliRunner().invoke(main, ["verify", str(huge), "--log-key", str(LOG_SIGNER.verifier)])
+    assert r.exit_code == 2 and f"at most {BUNDLE_BYTES_MAX} bytes" in r.output

@@ -9,14 +9,14 @@ import time
 
 import pytest
 from fastapi.testclient import TestClient
-from harness import LEDGER, LOG_SIGNER, NOW, Clock, Key, World, decode, make_node
+from world import LEDGER, LOG_SIGNER, NOW, Clock, Key, World, decode, make_node
 
 from origin.client import http
 from origin.ledger import data as ledger_data
 from origin.ledger import replay
 from origin.ledger.api import create_app
-from origin.ledger.log import batch_entry
-from origin.ledger.soak import Client, NodeProcess, free_port
+from origin.protocol.log import batch_entry
+from harness.soak import Client, NodeProcess, free_port
 from origin.ledger.sqlite import SQLiteStore
 from origin.ledger.store import Group
 from origin.protocol import note

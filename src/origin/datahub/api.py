@@ -17,9 +17,10 @@ from origin.datahub.db import import_issues, measurements, meters
 from origin.datahub import COPENHAGEN
 from origin.protocol import addresses
 from origin.protocol.errors import ProtocolError
+from origin.protocol.limits import JSON_BODY_BYTES_MAX, LIST_LIMIT_MAX
 from origin.protocol.times import format_time, parse_time
+from origin.server import BoundedBody
 
-LIST_LIMIT_MAX = 10_000
 
 
 class MeterIn(BaseModel):
@@ -54,6 +55,7 @@ class Refused(Exception):
 def create_datahub_app(engine: Engine, authenticator: Authenticator) -> FastAPI:
     app = FastAPI(title="Origin DataHub service",
                   description="Meters, measurements imported from DataHub, and who may see a GSRN.")  # fmt: skip
+    app.add_middleware(BoundedBody, bytes_max=JSON_BODY_BYTES_MAX)
 
     @app.exception_handler(Refused)
     async def _refused(request, exc: Refused):

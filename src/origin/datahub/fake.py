@@ -13,6 +13,8 @@ from fastapi.responses import JSONResponse
 from origin.datahub import synthetic
 from origin.datahub import COPENHAGEN
 from origin.datahub.synthetic import FakeMeter
+from origin.protocol.limits import JSON_BODY_BYTES_MAX
+from origin.server import BoundedBody
 
 REFRESH_TOKEN = "fake-refresh-token"
 ACCESS_TOKEN_TTL_S = 24 * 3600
@@ -49,6 +51,7 @@ def create_fake_app(meters: list[FakeMeter] | None = None, clock=time.time, toke
     meters = {m.gsrn: m for m in (meters or synthetic.fleet())}
     tokens: dict[str, float] = {}  # access token -> expiry
     app = FastAPI(title="Fake DataHub (third-party API)")
+    app.add_middleware(BoundedBody, bytes_max=JSON_BODY_BYTES_MAX)
 
     @app.middleware("http")
     async def case_insensitive(request: Request, call_next):

@@ -147,13 +147,11 @@ class Importer:
             ).fetchall()
             if not rows:
                 return None
-            txs = []
-            for r in rows:
-                period = {"begin": format_time(r.begin_s), "end": format_time(r.end_s)}
-                txs += tx.publish_and_issue(self.ledger_id, self.issuer_key, address=r.address, sector=r.sector,
-                                            type=r.type, amount=r.amount_wh, tech_type=r.tech_type,
-                                            fuel_type=r.fuel_type, **period)  # fmt: skip
-            body = canonical(tx.batch(*txs))
+            units = [tx.publish_and_issue(self.ledger_id, self.issuer_key, address=r.address, sector=r.sector,
+                                          type=r.type, amount=r.amount_wh, tech_type=r.tech_type, fuel_type=r.fuel_type,
+                                          begin=format_time(r.begin_s), end=format_time(r.end_s)) for r in rows]  # fmt: skip
+            rows = rows[: tx.units_that_fit(units)]
+            body = canonical(tx.batch(*(t for unit in units[: len(rows)] for t in unit)))
             batch_id = sha256_hex(body)
             conn.execute(insert(ledger_batches).values(id=batch_id, body=body, status="PENDING",
                                                        created_s=int(self.clock())))  # fmt: skip

@@ -44,7 +44,7 @@ class Config:
     lookback_s: int = 3 * 24 * HOUR_S  # each run imports this far back: late data is caught
 
 
-def _write_private(path: Path, text: str) -> None:
+def write_private(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(text)
@@ -61,8 +61,8 @@ def init(data: Path, *, ledger_url, ledger_id, datahub_url, refresh_token, datab
     config = Config(database=database or f"sqlite:///{data.resolve() / 'datahub.db'}", ledger_url=ledger_url,
                     ledger_id=ledger_id, datahub_url=datahub_url, refresh_token=refresh_token,
                     tokens={token: {"subject": "issuing-body", "role": ISSUER}})  # fmt: skip
-    _write_private(data / ISSUER_KEY, issuer_key.hex() + "\n")
-    _write_private(data / CONFIG, json.dumps(asdict(config), indent=2))
+    write_private(data / ISSUER_KEY, issuer_key.hex() + "\n")
+    write_private(data / CONFIG, json.dumps(asdict(config), indent=2))
     db.connect(config.database).dispose()
     return {"issuer_public_key": keys.public_key(issuer_key).hex(), "issuer_api_token": token}
 

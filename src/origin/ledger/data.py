@@ -8,7 +8,7 @@ import psycopg
 from pathlib import Path
 
 from origin.ledger import node
-from origin.ledger.genesis import LEDGER_ID, make_genesis
+from origin.protocol.genesis import LEDGER_ID, make_genesis
 from origin.ledger.postgres import PostgresStore
 from origin.ledger.sqlite import SQLiteStore
 from origin.ledger.store import Store

@@ -1,18 +1,32 @@
 """The ledger's storage on PostgreSQL (psycopg 3). A group is durable when `commit` returns
-(fsync on, synchronous_commit on). Each thread has its own connection; only the sequencer
-writes. The schema is created and changed by the numbered migrations below, in order."""
+(fsync on, synchronous_commit on). The schema is created and changed by the numbered
+migrations below, in order.
 
-import contextlib
+Each thread has its own connection. A reader whose connection was dropped (a database restart,
+a failover, an idle timeout, an administrator's terminate) opens a new one and asks again,
+once; if that fails too, the store raises Unavailable. The writer never reconnects silently:
+its writer role is the advisory lock held by its session, so a writer whose session is gone has
+lost the role and must win it again (`Node` steps down and does). TCP keepalives make a
+partitioned session fail within about KEEPALIVE_S instead of the kernel's two hours.
+"""
+
 import hashlib
-import json
 import threading
-import urllib.parse
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import psycopg
 
-from origin.ledger.store import Group, Outcome, Store, group_statements
+from origin.ledger.store import Group, Outcome, Store, Unavailable, group_statements
+
+T = TypeVar("T")
+
+CONNECT_TIMEOUT_S = 5
+# Keepalives: first probe after 5 s idle, then every 2 s, 3 unanswered end it; sent data
+# unacknowledged for 10 s ends it too.
+KEEPALIVE_S = 11
+_CONNECTION = {"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S, "keepalives": 1, "keepalives_idle": 5,
+               "keepalives_interval": 2, "keepalives_count": 3, "tcp_user_timeout": 10_000}  # fmt: skip
 
 MIGRATIONS = [
     # 1: the ledger's tables, as SQLite has them
@@ -25,21 +39,15 @@ MIGRATIONS = [
     CREATE TABLE checkpoints (size BIGINT PRIMARY KEY, note TEXT NOT NULL);
     CREATE TABLE batches (id BYTEA PRIMARY KEY, status TEXT NOT NULL, seq BIGINT, error TEXT);
     """,
+    # 2: refusals are kept in the node's memory only; the table holds committed batches
+    """
+    DELETE FROM batches WHERE status <> 'COMMITTED';
+    """,
 ]
 
 
-@contextlib.contextmanager
-def scratch_database(admin_url: str, prefix: str = "origin_scratch") -> Iterator[str]:
-    """The URL of a new, empty database on the server of `admin_url`, dropped afterwards
-    (connections and all): for tests and benchmarks."""
-    name = f"{prefix}_{uuid.uuid4().hex}"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urllib.parse.urlsplit(admin_url)._replace(path=f"/{name}").geturl()
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def migrate(db: psycopg.Connection) -> int:
@@ -47,11 +55,17 @@ def migrate(db: psycopg.Connection) -> int:
     with db.transaction():
         db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")
         db.execute("LOCK TABLE schema_migrations IN EXCLUSIVE MODE")
-        (current,) = db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()
+        row = db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()
+        current = row[0] if row else 0
         for version, sql in enumerate(MIGRATIONS[current:], start=current + 1):
-            db.execute(sql)
+            db.execute(sql.encode())
             db.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
     return len(MIGRATIONS)
+
+
+def writer_key(ledger: str) -> int:
+    """The advisory lock key of a ledger's writer role."""
+    return int.from_bytes(hashlib.sha256(f"origin ledger {ledger}".encode()).digest()[:8], "big", signed=True)
 
 
 class PostgresStore(Store):
@@ -66,57 +80,86 @@ class PostgresStore(Store):
     def _db(self) -> psycopg.Connection:
         db = getattr(self._local, "db", None)
         if db is None:
-            db = psycopg.connect(self.dsn, autocommit=True)
+            if getattr(self._local, "writer", False):
+                raise Unavailable("the writer's database session was lost")
+            try:
+                db = psycopg.connect(self.dsn, **_CONNECTION)
+            except psycopg.OperationalError as exc:
+                raise Unavailable(_first_line(exc)) from None
             self._local.db = db
             with self._lock:
                 self._connections.append(db)
         return db
-
-    def acquire_writer(self, ledger: str) -> bool:
-        """A session advisory lock, held on the connection the writer commits through: while
-        it commits, it holds the lock; when it dies, PostgreSQL releases the lock."""
-        key = int.from_bytes(hashlib.sha256(f"origin ledger {ledger}".encode()).digest()[:8], "big", signed=True)
-        try:
-            (acquired,) = self._one("SELECT pg_try_advisory_lock(%s)", (key,))
-        except psycopg.OperationalError:
-            self._drop_connection()
-            return False
-        return acquired
-
-    def release_writer(self) -> None:
-        self._drop_connection()  # the session ends, and its advisory lock with it
 
     def _drop_connection(self) -> None:
         db = getattr(self._local, "db", None)
         if db is not None:
             self._local.db = None
             with self._lock:
-                self._connections.remove(db)
+                if db in self._connections:
+                    self._connections.remove(db)
             db.close()
+
+    def _ask(self, query: Callable[[psycopg.Connection], T]) -> T:
+        """Run a read; on a dropped connection, once more on a new one (never the writer's)."""
+        for attempt in (1, 2):
+            try:
+                return query(self._db)
+            except psycopg.OperationalError as exc:
+                self._drop_connection()
+                if attempt == 2 or getattr(self._local, "writer", False):
+                    raise Unavailable(_first_line(exc)) from None
+        raise AssertionError("unreachable")
+
+    def _one(self, sql: str, params: tuple = ()) -> Any:
+        return self._ask(lambda db: db.execute(sql, params).fetchone())
+
+    def acquire_writer(self, ledger: str) -> bool:
+        """A session advisory lock, held on the connection the writer commits through: while
+        it commits, it holds the lock; when its session ends, PostgreSQL releases the lock."""
+        (acquired,) = self._one("SELECT pg_try_advisory_lock(%s)", (writer_key(ledger),))
+        self._local.writer = bool(acquired)
+        return bool(acquired)
+
+    def holds_writer(self) -> bool:
+        try:
+            self._one("SELECT 1")
+        except Unavailable:
+            return False
+        return True
+
+    def release_writer(self) -> None:
+        self._drop_connection()  # the session ends, and its advisory lock with it
+        self._local.writer = False
 
     def commit(self, group: Group) -> None:
         db = self._db
         with db.transaction(), db.cursor() as cur:
             for sql, rows in group_statements(group, "%s"):
                 if rows:
-                    cur.executemany(sql, rows)
-
-    def _one(self, sql: str, params=()):
-        return self._db.execute(sql, params).fetchone()
+                    cur.executemany(sql.encode(), rows)
 
     def size(self) -> int:
         (count,) = self._one("SELECT COALESCE(MAX(seq) + 1, 0) FROM entries")
-        return count
+        return int(count)
 
     def entry(self, seq: int) -> bytes | None:
         row = self._one("SELECT body FROM entries WHERE seq = %s", (seq,))
         return bytes(row[0]) if row else None
 
+    def _rows(self, sql: str, params: tuple) -> Iterator[tuple]:
+        """A long read, streamed: it cannot be asked again halfway, so a drop is Unavailable."""
+        try:
+            with self._db.cursor(name=None) as cur:
+                cur.execute(sql.encode(), params)
+                yield from cur
+        except psycopg.OperationalError as exc:
+            self._drop_connection()
+            raise Unavailable(_first_line(exc)) from None
+
     def entries(self, start: int = 0) -> Iterator[bytes]:
-        with self._db.cursor() as cur:
-            cur.execute("SELECT body FROM entries WHERE seq >= %s ORDER BY seq", (start,))
-            for (body,) in cur:
-                yield bytes(body)
+        for (body,) in self._rows("SELECT body FROM entries WHERE seq >= %s ORDER BY seq", (start,)):
+            yield bytes(body)
 
     def record(self, address: str) -> tuple[bytes, int] | None:
         row = self._one("SELECT record, seq FROM records WHERE address = %s", (bytes.fromhex(address),))
@@ -127,17 +170,16 @@ class PostgresStore(Store):
         return row[0] if row else None
 
     def records_at(self, addresses: list[str]) -> dict[str, bytes]:
-        rows = self._db.execute(
-            "SELECT address, record FROM records WHERE address = ANY(%s)",
-            ([bytes.fromhex(a) for a in addresses],),
-        )
+        keys = [bytes.fromhex(a) for a in addresses]
+        rows = self._ask(lambda db: db.execute("SELECT address, record FROM records WHERE address = ANY(%s)",
+                                               (keys,)).fetchall())  # fmt: skip
         return {bytes(address).hex(): bytes(record) for address, record in rows}
 
     def records(self) -> Iterator[tuple[str, bytes, int, int]]:
-        with self._db.cursor() as cur:
-            cur.execute("SELECT address, record, seq, created FROM records ORDER BY address")
-            for address, record, seq, created in cur:
-                yield bytes(address).hex(), bytes(record), seq, created
+        for address, record, seq, created in self._rows(
+            "SELECT address, record, seq, created FROM records ORDER BY address", ()
+        ):
+            yield bytes(address).hex(), bytes(record), seq, created
 
     def node(self, level: int, index: int) -> bytes:
         row = self._one("SELECT hash FROM nodes WHERE level = %s AND idx = %s", (level, index))
@@ -150,10 +192,13 @@ class PostgresStore(Store):
         return row[0] if row else None
 
     def outcome(self, batch_id: str) -> Outcome | None:
-        row = self._one("SELECT status, seq, error FROM batches WHERE id = %s", (bytes.fromhex(batch_id),))
-        if row is None:
-            return None
-        return Outcome(batch_id, row[0], row[1], json.loads(row[2]) if row[2] else None)
+        return self.outcomes([batch_id]).get(batch_id)
+
+    def outcomes(self, batch_ids: list[str]) -> dict[str, Outcome]:
+        keys = [bytes.fromhex(i) for i in batch_ids]
+        rows = self._ask(lambda db: db.execute("SELECT id, status, seq FROM batches WHERE id = ANY(%s)",
+                                               (keys,)).fetchall())  # fmt: skip
+        return {bytes(i).hex(): Outcome(bytes(i).hex(), status, seq) for i, status, seq in rows}
 
     def close(self) -> None:
         with self._lock:

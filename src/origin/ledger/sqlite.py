@@ -2,7 +2,6 @@
 durable when `commit` returns. Each thread has its own connection; only the sequencer writes."""
 
 import fcntl
-import json
 import os
 import sqlite3
 import threading
@@ -10,8 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from origin.ledger.store import Group, Outcome, Store, group_statements
+from origin.protocol.limits import SQL_PARAMETERS_MAX  # SQLite allows 32,766; smaller statements cache better
 
-SQL_PARAMETERS_MAX = 500  # SQLite allows 32,766 host parameters; smaller statements cache better
 # Numbered migrations; the database's PRAGMA user_version is how many it has had.
 MIGRATIONS = [
     # 1: the ledger's tables; a record keeps the seq of the entry that created it and of the
@@ -25,6 +24,10 @@ MIGRATIONS = [
     CREATE TABLE checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT NULL);
     CREATE TABLE batches (id BLOB PRIMARY KEY, status TEXT NOT NULL, seq INTEGER, error TEXT)
         WITHOUT ROWID;
+    """,
+    # 2: refusals are kept in the node's memory only; the table holds committed batches
+    """
+    DELETE FROM batches WHERE status <> 'COMMITTED';
     """,
 ]
 
@@ -79,6 +82,9 @@ class SQLiteStore(Store):
             self._writer_lock = fd
         return True
 
+    def holds_writer(self) -> bool:
+        return self._writer_lock is not None  # a flock lasts as long as its descriptor
+
     def release_writer(self) -> None:
         if self._writer_lock is not None:
             os.close(self._writer_lock)  # closing the descriptor releases the flock
@@ -119,16 +125,15 @@ class SQLiteStore(Store):
         row = self._db.execute("SELECT created FROM records WHERE address = ?", (bytes.fromhex(address),)).fetchone()
         return row[0] if row else None
 
+    def _rows_in(self, sql: str, keys: list[bytes]) -> Iterator[tuple]:
+        """Rows of `sql` (its `IN (%s)` filled with marks) for every key, a chunk at a time."""
+        for i in range(0, len(keys), SQL_PARAMETERS_MAX):
+            chunk = keys[i : i + SQL_PARAMETERS_MAX]
+            yield from self._db.execute(sql % ",".join("?" * len(chunk)), chunk)
+
     def records_at(self, addresses: list[str]) -> dict[str, bytes]:
-        found = {}
-        for i in range(0, len(addresses), SQL_PARAMETERS_MAX):
-            keys = [bytes.fromhex(a) for a in addresses[i : i + SQL_PARAMETERS_MAX]]
-            marks = ",".join("?" * len(keys))
-            for address, record in self._db.execute(
-                f"SELECT address, record FROM records WHERE address IN ({marks})", keys
-            ):
-                found[address.hex()] = record
-        return found
+        keys = [bytes.fromhex(a) for a in addresses]
+        return {a.hex(): r for a, r in self._rows_in("SELECT address, record FROM records WHERE address IN (%s)", keys)}
 
     def records(self) -> Iterator[tuple[str, bytes, int, int]]:
         for address, record, seq, created in self._db.execute(
@@ -149,12 +154,12 @@ class SQLiteStore(Store):
         return row[0] if row else None
 
     def outcome(self, batch_id: str) -> Outcome | None:
-        row = self._db.execute(
-            "SELECT status, seq, error FROM batches WHERE id = ?", (bytes.fromhex(batch_id),)
-        ).fetchone()
-        if row is None:
-            return None
-        return Outcome(batch_id, row[0], row[1], json.loads(row[2]) if row[2] else None)
+        return self.outcomes([batch_id]).get(batch_id)
+
+    def outcomes(self, batch_ids: list[str]) -> dict[str, Outcome]:
+        keys = [bytes.fromhex(i) for i in batch_ids]
+        rows = self._rows_in("SELECT id, status, seq FROM batches WHERE id IN (%s)", keys)
+        return {i.hex(): Outcome(i.hex(), status, seq) for i, status, seq in rows}
 
     def close(self) -> None:
         self.release_writer()

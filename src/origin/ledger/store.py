@@ -1,14 +1,18 @@
-"""The ledger's storage interface. SQLite (embedded) implements it; PostgreSQL will too.
+"""The ledger's storage interface, on SQLite (embedded) and PostgreSQL.
 
 All writes of a commit group go through `commit` in one database transaction: the log
-entries, the records they wrote, the new tree nodes, the checkpoint and the batch outcomes.
-Either all of a group is durable or none of it is.
+entries, the records they wrote, the new tree nodes, the checkpoint and the committed batches'
+outcomes. Either all of a group is durable or none of it is. A store whose database cannot be
+reached raises `Unavailable`.
 """
 
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+
+
+class Unavailable(Exception):
+    """The database cannot be reached now (down, restarting, or the session was ended)."""
 
 
 @dataclass(frozen=True)
@@ -36,7 +40,7 @@ class Group:
     records: dict[str, tuple[bytes, int, int]] = field(default_factory=dict)
     nodes: list[tuple[int, int, bytes]] = field(default_factory=list)  # (level, index, hash)
     checkpoint: tuple[int, str] | None = None  # (size, signed note)
-    outcomes: list[Outcome] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)  # COMMITTED ones only
 
 
 def group_statements(group: Group, mark: str) -> list[tuple[str, list]]:
@@ -57,8 +61,7 @@ def group_statements(group: Group, mark: str) -> list[tuple[str, list]]:
         (f"INSERT INTO checkpoints (size, note) VALUES ({marks(2)})", [group.checkpoint] if group.checkpoint else []),
         (
             f"INSERT INTO batches (id, status, seq, error) VALUES ({marks(4)})",
-            [(bytes.fromhex(o.id), o.status, o.seq, json.dumps(o.error) if o.error else None)
-             for o in group.outcomes],  # fmt: skip
+            [(bytes.fromhex(o.id), o.status, o.seq, None) for o in group.outcomes],
         ),
     ]
 
@@ -68,6 +71,10 @@ class Store(ABC):
     def acquire_writer(self, ledger: str) -> bool:
         """Try to become the ledger's one writer, from the calling thread; True if it is now.
         The role lasts until `release_writer` or until this process or its connection dies."""
+
+    @abstractmethod
+    def holds_writer(self) -> bool:
+        """Whether the writer role still holds: its database session is alive."""
 
     @abstractmethod
     def release_writer(self) -> None:
@@ -114,6 +121,10 @@ class Store(ABC):
 
     @abstractmethod
     def outcome(self, batch_id: str) -> Outcome | None: ...
+
+    @abstractmethod
+    def outcomes(self, batch_ids: list[str]) -> dict[str, Outcome]:
+        """The stored outcomes of those of `batch_ids` that have one, in one read."""
 
     @abstractmethod
     def close(self) -> None: ...

@@ -9,12 +9,17 @@ bundle holds entries 256N to 256N + W - 1, each prefixed by its length as a big-
 import re
 from collections.abc import Callable
 
+from origin.protocol.limits import ENTRY_BYTES_MAX, TILE_INDEX_GROUPS_MAX, TILE_LEVEL_MAX
+
 TILE_HEIGHT = 8
 TILE_WIDTH = 1 << TILE_HEIGHT
-ENTRY_BYTES_MAX = 0xFFFF  # the uint16 length prefix of an entry bundle
-LEVEL_MAX = 63
 _GROUP = re.compile(r"[0-9]{3}")
-_NUMBER = re.compile(r"0|[1-9][0-9]*")  # ASCII, no leading zeros
+_NUMBER = re.compile(r"0|[1-9][0-9]{0,2}")  # ASCII, no leading zeros; a level or width is below 1000
+
+
+def _shown(text: str) -> str:
+    """Input echoed in a refusal, cut short."""
+    return repr(text if len(text) <= 40 else text[:40] + "...")
 
 
 class TileError(ValueError):
@@ -43,22 +48,24 @@ def parse_tile_path(path: str) -> tuple[str, int, int]:
     head, _, rest = path.partition("/")
     if head == "entries":
         level = "entries"
-    elif _NUMBER.fullmatch(head) and int(head) <= LEVEL_MAX:
+    elif _NUMBER.fullmatch(head) and int(head) <= TILE_LEVEL_MAX:
         level = head
     else:
-        raise TileError(f"no tile level {head!r}")
+        raise TileError(f"no tile level {_shown(head)}")
     width = TILE_WIDTH
     if ".p/" in rest:
         rest, _, w = rest.partition(".p/")
         if not _NUMBER.fullmatch(w) or not 1 <= int(w) < TILE_WIDTH:
-            raise TileError(f"a partial tile's width is 1 to {TILE_WIDTH - 1}, not {w!r}")
+            raise TileError(f"a partial tile's width is 1 to {TILE_WIDTH - 1}, not {_shown(w)}")
         width = int(w)
-    groups = rest.split("/")
+    groups = rest.split("/", TILE_INDEX_GROUPS_MAX)
+    if len(groups) > TILE_INDEX_GROUPS_MAX:
+        raise TileError(f"a tile index has at most {TILE_INDEX_GROUPS_MAX} groups of digits")
     if not all(g.startswith("x") and _GROUP.fullmatch(g[1:]) for g in groups[:-1]) or not _GROUP.fullmatch(groups[-1]):
-        raise TileError(f"tile index {rest!r} is not in x000/000 form")
+        raise TileError(f"tile index {_shown(rest)} is not in x000/000 form")
     n = int("".join(g.lstrip("x") for g in groups))
     if encode_index(n) != rest:
-        raise TileError(f"tile index {rest!r} is not in its shortest form")
+        raise TileError(f"tile index {_shown(rest)} is not in its shortest form")
     return level, n, width
 
 

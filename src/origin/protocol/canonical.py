@@ -9,8 +9,7 @@ import hashlib
 import json
 
 from origin.protocol.errors import ProtocolError
-
-INT_MAX = 2**53 - 1
+from origin.protocol.limits import INT_DIGITS_MAX, INT_MAX
 
 
 def canonical(obj) -> bytes:
@@ -37,6 +36,8 @@ def _object(pairs):
 
 
 def _integer(text: str) -> int:
+    if len(text.lstrip("-")) > INT_DIGITS_MAX:  # not read at all: int() of 4,301 digits raises
+        raise ProtocolError("malformed", f"integer of {len(text)} characters is outside 0..2^53-1")
     value = int(text)
     if not 0 <= value <= INT_MAX:
         raise ProtocolError("malformed", f"integer {text} is outside 0..2^53-1")

@@ -7,16 +7,15 @@ per-type builders are what a client uses to make and sign transactions.
 """
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from origin.protocol import addresses, keys
-from origin.protocol.canonical import INT_MAX, canonical, parse, sha256_hex
+from origin.protocol.canonical import canonical, parse, sha256_hex
 from origin.protocol.errors import ProtocolError
+from origin.protocol.limits import INT_MAX, BATCH_BODY_BYTES_MAX, BATCH_BYTES_MAX, BATCH_TRANSACTIONS_MAX, SECTOR_LENGTH_MAX
 from origin.protocol.times import parse_time
 
-BATCH_TRANSACTIONS_MAX = 1024
-BATCH_BYTES_MAX = 1024 * 1024
-SECTOR_LENGTH_MAX = 64
 PRODUCTION = "PRODUCTION"
 CONSUMPTION = "CONSUMPTION"
 
@@ -178,6 +177,13 @@ def decode_transaction(obj, ledger: str) -> Transaction:
     )
 
 
+class BatchTooLarge(ProtocolError):
+    """Over the size a batch may have (HTTP 413): refused before it has an id."""
+
+    def __init__(self, message: str):
+        super().__init__("invalid_batch", message)
+
+
 @dataclass(frozen=True, slots=True)
 class Batch:
     id: str  # hex SHA-256 of the canonical batch
@@ -193,8 +199,8 @@ class Batch:
 def decode_batch(body: bytes, ledger: str) -> Batch:
     """A Batch from a request body. Raises ProtocolError('malformed') if it is not a batch at
     all; a batch whose transactions are wrong is returned, to be refused with their index."""
-    if len(body) > BATCH_BYTES_MAX:
-        raise ProtocolError("invalid_batch", f"batch is larger than {BATCH_BYTES_MAX} bytes")
+    if len(body) > BATCH_BODY_BYTES_MAX:
+        raise BatchTooLarge(f"a request body is at most {BATCH_BODY_BYTES_MAX} bytes")
     obj = parse(body)
     if type(obj) is not dict or obj.keys() != {"transactions"}:
         raise ProtocolError("malformed", 'a batch is an object {"transactions": [...]}')
@@ -202,6 +208,8 @@ def decode_batch(body: bytes, ledger: str) -> Batch:
     if type(items) is not list:
         raise ProtocolError("malformed", "transactions must be an array")
     data = canonical(obj)
+    if len(data) > BATCH_BYTES_MAX:
+        raise BatchTooLarge(f"a batch is at most {BATCH_BYTES_MAX} bytes of canonical JSON, not {len(data)}")
     error = None
     if not 1 <= len(items) <= BATCH_TRANSACTIONS_MAX:
         error = ProtocolError(
@@ -217,7 +225,10 @@ def decode_batch(body: bytes, ledger: str) -> Batch:
     return Batch(id=sha256_hex(data), canonical=data, transactions=tuple(decoded), error=error)
 
 
-def signature_checks(transactions) -> list[tuple[bytes, bytes, bytes] | None]:
+SignatureCheck = tuple[bytes, bytes, bytes]  # (public key, signature, digest)
+
+
+def signature_checks(transactions: Sequence[Transaction | ProtocolError]) -> list[SignatureCheck | None]:
     """(public key, signature, digest) of each decoded transaction, None for a malformed one:
     plain bytes, to be verified in another thread or process."""
     return [
@@ -226,11 +237,11 @@ def signature_checks(transactions) -> list[tuple[bytes, bytes, bytes] | None]:
     ]
 
 
-def verify_checks(checks) -> list[bool]:
+def verify_checks(checks: Sequence[SignatureCheck | None]) -> list[bool]:
     return [check is not None and keys.verify(*check) for check in checks]
 
 
-def verify_signatures(transactions) -> list[bool]:
+def verify_signatures(transactions: Sequence[Transaction | ProtocolError]) -> list[bool]:
     """Whether each decoded transaction's signature verifies (False for a malformed one)."""
     return verify_checks(signature_checks(transactions))
 
@@ -244,6 +255,20 @@ def build(ledger: str, tx_type: str, private_key: bytes, payload: dict) -> dict:
     document = signing_document(ledger, tx_type, signer_hex, payload)
     signature = keys.sign(private_key, keys.sha256(canonical(document)))
     return {**document, "signature": signature.hex()}
+
+
+def units_that_fit(units: Sequence[list[dict]], bytes_max: int = BATCH_BYTES_MAX,
+                   transactions_max: int = BATCH_TRANSACTIONS_MAX) -> int:  # fmt: skip
+    """How many of `units` (lists of transactions that must share a batch), from the first,
+    one batch holds within `bytes_max` bytes of canonical JSON and `transactions_max`
+    transactions; at least one."""
+    size, count = len(b'{"transactions":[]}') - 1, 0  # each transaction adds itself and a separator
+    for n, unit in enumerate(units):
+        size += sum(len(canonical(t)) + 1 for t in unit)
+        count += len(unit)
+        if n and (size > bytes_max or count > transactions_max):
+            return n
+    return len(units)
 
 
 def transaction_id(tx: dict) -> str:

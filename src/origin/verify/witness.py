@@ -16,8 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from origin.ledger.node import parse_time_of
-from origin.ledger.replay import ReplayError, apply_entry, genesis_of
+from origin.protocol.log import ReplayError, apply_entry, genesis_of, time_of
 from origin.ledger.sqlite import SQLiteStore
 from origin.ledger.store import Group
 from origin.protocol import merkle, note
@@ -52,7 +51,7 @@ class Witness:
         self.frontier = merkle.Frontier.load(self.store.node, size)
         self.config, self.last_time_s = genesis_of(self.store.entry(0)) if size else (None, 0)
         if size > 1:
-            self.last_time_s = parse_time_of(self.store.entry(size - 1))
+            self.last_time_s = time_of(self.store.entry(size - 1))
         alarm_path = self.data / ALARM_FILE
         self.alarm = json.loads(alarm_path.read_text()) if alarm_path.exists() else None
 

@@ -8,15 +8,14 @@ INVALID with its code and the transaction's index, and nothing of it is written.
 
 from collections.abc import Callable, Sequence
 
-from origin.ledger.genesis import Config
+from origin.protocol.genesis import Config
 from origin.protocol import addresses
 from origin.protocol.addresses import GGO, MEASUREMENT, SETTLEMENT
 from origin.protocol.errors import ProtocolError
+from origin.protocol.limits import PARTS_MAX, SPLIT_PARTS_MIN
 from origin.protocol.times import parse_time
 from origin.protocol.transactions import CONSUMPTION, PRODUCTION, Batch, Transaction
 
-PARTS_MIN_SPLIT = 2
-PARTS_MAX = 256
 
 Record = dict
 Read = Callable[[str], Record | None]
@@ -152,8 +151,8 @@ def split_ggo(tx: Transaction, state: State, config: Config, now_s: int, pairing
     p = tx.payload
     ggo = _spend(tx, state, config, now_s)
     parts = p["parts"]
-    if not PARTS_MIN_SPLIT <= len(parts) <= PARTS_MAX:
-        raise _refuse("invalid_parts", f"a split has {PARTS_MIN_SPLIT} to {PARTS_MAX} parts, not {len(parts)}")
+    if not SPLIT_PARTS_MIN <= len(parts) <= PARTS_MAX:
+        raise _refuse("invalid_parts", f"a split has {SPLIT_PARTS_MIN} to {PARTS_MAX} parts, not {len(parts)}")
     if any(part["amount"] < 1 for part in parts):
         raise _refuse("invalid_amount", "every part of a split is at least 1 Wh")
     targets = [part["address"] for part in parts]
@@ -249,6 +248,42 @@ HANDLERS = {
 }
 
 
+def written(tx: Transaction) -> set[str]:
+    """The addresses a transaction writes, if the rules accept it."""
+    p = tx.payload
+    if tx.type in ("publish_measurement", "issue_ggo"):
+        return {p["address"]}
+    if tx.type == "update_settlement":
+        return {p["settlement"]}
+    spent = {p["ggo"]}
+    if tx.type == "transfer_ggo":
+        return spent | {p["to"]}
+    if tx.type == "split_ggo":
+        return spent | {part["address"] for part in p["parts"]}
+    return spent
+
+
+def apply_transaction(tx: Transaction, index: int, state: State, config: Config, now_s: int,
+                      pairing: Pairing) -> None:  # fmt: skip
+    """Apply one transaction of a batch, at `index`, under its type's handler."""
+    pairing.index = index
+    try:
+        HANDLERS[tx.type](tx, state, config, now_s, pairing)
+    except ProtocolError as exc:
+        raise exc.at(index) from None
+
+
+def check_pairing(pairing: Pairing) -> None:
+    """After a batch: every retirement is listed by an update of its settlement in it."""
+    for ggo, index in pairing.retired.items():
+        if ggo not in pairing.listed:
+            raise ProtocolError(
+                "unpaired_retire",
+                f"GGO {ggo} is retired without an update_settlement that lists it in this batch",
+                index,
+            )
+
+
 def apply_batch(
     batch: Batch, signatures_valid: Sequence[bool], config: Config, read: Read, now_s: int
 ) -> dict[str, Record]:
@@ -266,16 +301,6 @@ def apply_batch(
             raise tx
         if not signatures_valid[index]:
             raise ProtocolError("bad_signature", "the signature does not verify", index)
-        pairing.index = index
-        try:
-            HANDLERS[tx.type](tx, state, config, now_s, pairing)
-        except ProtocolError as exc:
-            raise exc.at(index) from None
-    for ggo, index in pairing.retired.items():
-        if ggo not in pairing.listed:
-            raise ProtocolError(
-                "unpaired_retire",
-                f"GGO {ggo} is retired without an update_settlement that lists it in this batch",
-                index,
-            )
+        apply_transaction(tx, index, state, config, now_s, pairing)
+    check_pairing(pairing)
     return state.writes

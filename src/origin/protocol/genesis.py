@@ -4,11 +4,10 @@ import re
 from dataclasses import dataclass
 
 from origin.protocol import keys, note
-from origin.protocol.canonical import INT_MAX
 from origin.protocol.errors import ProtocolError
-from origin.protocol.transactions import SECTOR_LENGTH_MAX
+from origin.protocol.limits import INT_MAX, LEDGER_ID_LENGTH_MAX, SECTOR_LENGTH_MAX
 
-LEDGER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}")
+LEDGER_ID = re.compile(f"[A-Za-z0-9][A-Za-z0-9._:/-]{{0,{LEDGER_ID_LENGTH_MAX - 1}}}")
 DEFAULT_SECTORS = ("DK1", "DK2")
 DEFAULT_RESOLUTIONS_S = (3600, 900)
 DEFAULT_GGO_LIFETIME_S = 31_536_000
