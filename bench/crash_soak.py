@@ -10,10 +10,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from ledger_throughput import database_url
-
-from origin.ledger import data as ledger_data
 from harness.soak import Soak
+from ledger_throughput import database_url
+from origin.ledger import data as ledger_data
 from origin.protocol import keys, note
 
 LEDGER = "soak.origin/dk"
@@ -29,19 +28,20 @@ def main():
 
     issuer = keys.new_private_key()
     started = time.monotonic()
-    with database_url(args.backend) as database:
-        with tempfile.TemporaryDirectory() as tmp:
-            genesis = ledger_data.init(Path(tmp), LEDGER, [keys.public_key(issuer).hex()], database=database)
-            soak = Soak(Path(tmp), database, issuer, LEDGER, note.Verifier.parse(genesis["log_key"]),
-                        clients=args.clients)  # fmt: skip
-            for i in range(args.kills):
-                soak.round(args.run_s)
-                print(f"\rkill {i + 1}/{args.kills}: {soak.answered} batches answered COMMITTED, "
-                      f"log at {max(soak.checkpoints)} entries, all checks passed", end="", flush=True)  # fmt: skip
-            soak.final_check()
-    print(f"\n{args.backend}: survived {soak.kills} SIGKILLs in a row in {time.monotonic() - started:.0f} s; "
-          f"{soak.answered} batches answered COMMITTED, none lost; {len(soak.checkpoints)} checkpoints, "
-          f"each consistent with all before; replay agreed after every restart; refusals: {len(soak.errors)}")
+    with database_url(args.backend) as database, tempfile.TemporaryDirectory() as tmp:
+        genesis = ledger_data.init(Path(tmp), LEDGER, [keys.public_key(issuer).hex()], database=database)
+        soak = Soak(Path(tmp), database, issuer, LEDGER, note.Verifier.parse(genesis["log_key"]),
+                    clients=args.clients)  # fmt: skip
+        for i in range(args.kills):
+            soak.round(args.run_s)
+            print(f"\rkill {i + 1}/{args.kills}: {soak.answered} batches answered COMMITTED, "
+                  f"log at {max(soak.checkpoints)} entries, all checks passed", end="", flush=True)  # fmt: skip
+        soak.final_check()
+    print(
+        f"\n{args.backend}: survived {soak.kills} SIGKILLs in a row in {time.monotonic() - started:.0f} s; "
+        f"{soak.answered} batches answered COMMITTED, none lost; {len(soak.checkpoints)} checkpoints, "
+        f"each consistent with all before; replay agreed after every restart; refusals: {len(soak.errors)}"
+    )
 
 
 if __name__ == "__main__":

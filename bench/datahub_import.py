@@ -15,10 +15,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from harness.soak import Client, NodeProcess, free_port
 from origin.client import http
 from origin.datahub import meters, service, synthetic
 from origin.ledger import data as ledger_data
-from harness.soak import Client, NodeProcess, free_port
 from origin.protocol.canonical import canonical
 from origin.protocol.wallet import Wallet
 
@@ -37,8 +37,8 @@ def main():
                              "--port", str(fake_port), "--meters", str(args.meters)])  # fmt: skip
     node = None
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            tmp = Path(tmp)
+        with tempfile.TemporaryDirectory() as tmp_name:
+            tmp = Path(tmp_name)
             made = service.init(tmp / "datahub", ledger_url="http://127.0.0.1:0", ledger_id=LEDGER,
                                 datahub_url=f"http://127.0.0.1:{fake_port}", refresh_token="fake-refresh-token")  # fmt: skip
             ledger_data.init(tmp / "ledger", LEDGER, [made["issuer_public_key"]])

@@ -12,11 +12,10 @@ import argparse
 import random
 import time
 
+from harness.workload import Workload
 from ledger_throughput import ISSUER, LEDGER, drive, new_ledger, new_store, verify_rate
-
 from origin.ledger.node import Node
 from origin.ledger.store import Group
-from harness.workload import Workload
 from origin.protocol.canonical import canonical
 from origin.protocol.times import format_time
 

@@ -17,10 +17,9 @@ import threading
 import time
 from pathlib import Path
 
-from ledger_throughput import database_url, verify_rate
-
-from origin.ledger import data as ledger_data
 from harness.soak import Client, NodeProcess
+from ledger_throughput import database_url, verify_rate
+from origin.ledger import data as ledger_data
 from origin.protocol import keys
 from origin.protocol.canonical import canonical, parse
 
@@ -43,24 +42,23 @@ def main():
     yardstick = verify_rate()
     print(f"yardstick: {yardstick:,.0f} signature verifications/s on one core")
     issuer = keys.new_private_key()
-    with database_url(args.backend) as database:
-        with tempfile.TemporaryDirectory() as tmp:
-            ledger_data.init(Path(tmp), LEDGER, [keys.public_key(issuer).hex()], database=database)
-            rng = random.Random(7)
-            bodies = []
-            for _ in range(args.clients):
-                pairs = (args.batch // 2, args.batch // 2)  # publish_measurement + issue_ggo
-                client = Client(LEDGER, issuer, random.Random(rng.random()), measurements=pairs)
-                bodies.append([canonical(client.batch()[0]) for _ in range(args.batches_per_client)])
-            total_tx = sum(len(parse(b)["transactions"]) for bs in bodies for b in bs)
-            print(f"{args.clients} clients x {args.batches_per_client} batches of {args.batch} transactions "
-                  f"= {total_tx} transactions; {args.readers} readers; backend {args.backend}")  # fmt: skip
-            node = NodeProcess(Path(tmp), database)
-            try:
-                node.wait_role("active")
-                run(node, bodies, args.readers, total_tx, yardstick)
-            finally:
-                node.stop()
+    with database_url(args.backend) as database, tempfile.TemporaryDirectory() as tmp:
+        ledger_data.init(Path(tmp), LEDGER, [keys.public_key(issuer).hex()], database=database)
+        rng = random.Random(7)
+        bodies = []
+        for _ in range(args.clients):
+            pairs = (args.batch // 2, args.batch // 2)  # publish_measurement + issue_ggo
+            client = Client(LEDGER, issuer, random.Random(rng.random()), measurements=pairs)
+            bodies.append([canonical(client.batch()[0]) for _ in range(args.batches_per_client)])
+        total_tx = sum(len(parse(b)["transactions"]) for bs in bodies for b in bs)
+        print(f"{args.clients} clients x {args.batches_per_client} batches of {args.batch} transactions "
+              f"= {total_tx} transactions; {args.readers} readers; backend {args.backend}")  # fmt: skip
+        node = NodeProcess(Path(tmp), database)
+        try:
+            node.wait_role("active")
+            run(node, bodies, args.readers, total_tx, yardstick)
+        finally:
+            node.stop()
 
 
 def run(node, bodies, readers: int, total_tx: int, yardstick: float) -> None:

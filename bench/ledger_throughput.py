@@ -22,15 +22,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from origin.protocol.genesis import make_genesis
-from origin.ledger.node import Node, create
 from harness.scratch import scratch_database
+from harness.workload import Workload
+from origin.ledger.node import Node, create
 from origin.ledger.postgres import PostgresStore
 from origin.ledger.sqlite import SQLiteStore
-from harness.workload import Workload
-from origin.protocol import keys, note, transactions as tx
+from origin.protocol import keys, note
+from origin.protocol import transactions as tx
 from origin.protocol.canonical import canonical, parse
-
+from origin.protocol.genesis import make_genesis
 from origin.protocol.wallet import Wallet
 
 LEDGER = "bench.origin/dk"
@@ -155,6 +155,7 @@ def main():
             print(f"  {step:12} {1e6 * r[step] / r['transactions']:6.1f} us  "
                   f"({100 * r[step] / r['elapsed']:5.1f} % of wall time)")  # fmt: skip
         print(f"  {'wall':12} {1e6 * r['elapsed'] / r['transactions']:6.1f} us")
+
 
 ISSUER = Wallet.generate()
 

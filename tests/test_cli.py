@@ -3,17 +3,15 @@
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
-import time
-
-import sqlite3
 import threading
+import time
 import urllib.request
 
 import pytest
 from click.testing import CliRunner
-from world import Key
 
 from origin.cli import main
 from origin.client import http
@@ -23,6 +21,7 @@ from origin.protocol import keys
 from origin.protocol import transactions as tx
 from origin.protocol.canonical import canonical
 from origin.protocol.transactions import decode_batch
+from world import Key
 
 
 def run(*args):

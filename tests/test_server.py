@@ -44,8 +44,7 @@ def server(monkeypatch):
 
 
 def connect(port: int) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-    return sock
+    return socket.create_connection(("127.0.0.1", port), timeout=10)
 
 
 def answer(sock: socket.socket) -> tuple[int, dict]:
@@ -56,7 +55,9 @@ def answer(sock: socket.socket) -> tuple[int, dict]:
             break
         data += chunk
     head, _, body = data.partition(b"\r\n\r\n")
-    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+    length = int(
+        next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length"))
+    )
     while len(body) < length:
         body += sock.recv(65536)
     return int(head.split()[1]), json.loads(body)

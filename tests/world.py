@@ -1,11 +1,11 @@
 """A ledger in memory for tests: the rules applied to a dict, with keys made on demand."""
 
-from origin.protocol import rules
-from origin.protocol.genesis import make_genesis, parse_genesis
-from origin.protocol import addresses, keys, note, transactions as tx
+from origin.protocol import addresses, keys, note, rules
+from origin.protocol import transactions as tx
 from origin.protocol.addresses import GGO, MEASUREMENT, SETTLEMENT
 from origin.protocol.canonical import canonical
 from origin.protocol.errors import ProtocolError
+from origin.protocol.genesis import make_genesis, parse_genesis
 from origin.protocol.times import parse_time
 
 LEDGER = "test.origin/dk"
@@ -106,7 +106,6 @@ class World:
         return tx.update_settlement(
             LEDGER, (signer or consumer).secret, settlement=settlement or consumer.settlement,
             measurement=measurement or consumer.measurement, ggos=ggos)  # fmt: skip
-
 
 
 class Clock:

@@ -5,16 +5,17 @@ import logging
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
 from origin.ledger import data as ledger_data
-from origin.protocol.genesis import DEFAULT_GGO_LIFETIME_S, DEFAULT_RESOLUTIONS_S, DEFAULT_SECTORS
 from origin.protocol import note
+from origin.protocol.genesis import DEFAULT_GGO_LIFETIME_S, DEFAULT_RESOLUTIONS_S, DEFAULT_SECTORS
 from origin.protocol.wallet import Wallet
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     click.echo(f"origin: {message}", err=True)
     sys.exit(2)
 
@@ -47,21 +48,39 @@ def ledger():
 
 
 @ledger.command("init")
-@click.option("--data", "data", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Folder for the ledger's files (created if missing).")
+@click.option(
+    "--data",
+    "data",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder for the ledger's files (created if missing).",
+)
 @click.option("--ledger-id", required=True, help="The ledger's id, also its log's name.")
-@click.option("--issuer", "issuers", multiple=True, required=True,
-              help="33-byte public key (hex) of an issuing body; repeat for more.")
+@click.option(
+    "--issuer",
+    "issuers",
+    multiple=True,
+    required=True,
+    help="33-byte public key (hex) of an issuing body; repeat for more.",
+)
 @click.option("--sector", "sectors", multiple=True, default=DEFAULT_SECTORS, show_default=True)
-@click.option("--resolution-s", "resolutions", multiple=True, type=int,
-              default=DEFAULT_RESOLUTIONS_S, show_default=True)
+@click.option(
+    "--resolution-s", "resolutions", multiple=True, type=int, default=DEFAULT_RESOLUTIONS_S, show_default=True
+)
 @click.option("--ggo-lifetime-s", type=int, default=DEFAULT_GGO_LIFETIME_S, show_default=True)
 @DATABASE_OPTION
 def ledger_init(data, ledger_id, issuers, sectors, resolutions, ggo_lifetime_s, database):
     """Create a ledger: its genesis, its log key and log entry 0."""
     try:
-        genesis = ledger_data.init(data, ledger_id, list(issuers), sectors=sectors, database=database,
-                                   resolutions_s=resolutions, ggo_lifetime_s=ggo_lifetime_s)
+        genesis = ledger_data.init(
+            data,
+            ledger_id,
+            list(issuers),
+            sectors=sectors,
+            database=database,
+            resolutions_s=resolutions,
+            ggo_lifetime_s=ggo_lifetime_s,
+        )
     except ledger_data.DataError as exc:
         fail(str(exc))
     except OSError as exc:
@@ -109,7 +128,7 @@ def serve(store, signer, host: str, port: int, demo_data: Path | None = None) ->
     server = make_server(app, host, port)
     node.start()
 
-    def start_demo_when_up() -> None:
+    def start_demo_when_up(datahub_service: Service, demo_data: Path) -> None:
         while not server.started and not server.should_exit:
             time.sleep(0.1)
         try:
@@ -119,8 +138,8 @@ def serve(store, signer, host: str, port: int, demo_data: Path | None = None) ->
             logging.getLogger("origin.demo").exception("the demo's first import or trades failed")
         datahub_service.start()
 
-    if datahub_service is not None:
-        threading.Thread(target=start_demo_when_up, daemon=True).start()
+    if datahub_service is not None and demo_data is not None:
+        threading.Thread(target=start_demo_when_up, args=(datahub_service, demo_data), daemon=True).start()
         click.echo(f"DataHub service on http://{host}:{port}/datahub/docs (it imports the fake DataHub at "
                    f"/fake-datahub every few minutes)", err=True)  # fmt: skip
     try:
@@ -151,7 +170,9 @@ def ledger_replay(data, database):
     took = time.perf_counter() - started
     click.echo(f"replayed {report.entries} entries into {report.records} records in {took:.2f} s")
     click.echo(f"state:      {'matches the stored state' if report.state_matches else 'DIFFERS from the stored state'}")
-    click.echo(f"checkpoint: {'root matches the latest signed checkpoint' if report.checkpoint_matches else 'DOES NOT match'}")
+    click.echo(
+        f"checkpoint: {'root matches the latest signed checkpoint' if report.checkpoint_matches else 'DOES NOT match'}"
+    )
     for problem in report.problems:
         click.echo(f"  {problem}")
     sys.exit(0 if report.ok else 1)
@@ -160,8 +181,12 @@ def ledger_replay(data, database):
 @main.command("verify")
 @click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--log-key", required=True, help="The log's note verifier key (the genesis's log_key).")
-@click.option("--witness-key", "witness_keys", multiple=True,
-              help="A witness's cosignature/v1 verifier key; its cosignature is required.")
+@click.option(
+    "--witness-key",
+    "witness_keys",
+    multiple=True,
+    help="A witness's cosignature/v1 verifier key; its cosignature is required.",
+)
 def verify(bundle, log_key, witness_keys):
     """Check a GGO's provenance bundle offline, and say what it proves. Exit 0: verified;
     1: verification FAILED; 2: the bundle or a key cannot be read."""
@@ -196,8 +221,12 @@ def verify(bundle, log_key, witness_keys):
 
 @main.command("witness")
 @click.option("--node", "node_url", required=True, help="The ledger node's base URL.")
-@click.option("--data", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="The witness's folder: its key, its replica of the log, its alarm.")
+@click.option(
+    "--data",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="The witness's folder: its key, its replica of the log, its alarm.",
+)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8701, type=int, show_default=True)
 @click.option("--name", default="origin-witness", show_default=True, help="Its key's name (first run).")
@@ -383,8 +412,13 @@ def datahub_serve(data, host, port):
 
 
 @main.command("demo")
-@click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=Path("origin-demo"),
-              show_default=True, help="Folder for the demo ledger; reused if it exists.")
+@click.option(
+    "--data",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("origin-demo"),
+    show_default=True,
+    help="Folder for the demo ledger; reused if it exists.",
+)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8700, type=int, show_default=True)
 def demo(data, host, port):

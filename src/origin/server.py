@@ -13,6 +13,7 @@ import errno
 import json
 import socket
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
 from typing import Any
 
 import h11
@@ -61,40 +62,54 @@ class BoundedBody:
         if declared is not None and (len(declared) > 20 or not declared.isdigit() or int(declared) > self.bytes_max):
             await _answer(send, self._too_large())
             return
-        state = {"received": 0, "body_done": False, "started": False, "refused": None}
-        deadline = asyncio.get_running_loop().time() + self.read_s_max
+        stream = _Stream(asyncio.get_running_loop().time() + self.read_s_max)
 
         async def bounded_receive() -> Message:
-            if state["body_done"] or state["refused"] is not None:
-                return await receive() if state["refused"] is None else {"type": "http.disconnect"}
+            if stream.refused is not None:
+                return {"type": "http.disconnect"}
+            if stream.body_done:
+                return await receive()
             try:
-                message = await asyncio.wait_for(receive(), max(0.0, deadline - asyncio.get_running_loop().time()))
+                message = await asyncio.wait_for(
+                    receive(), max(0.0, stream.deadline - asyncio.get_running_loop().time())
+                )
             except TimeoutError:
-                return await refuse(_Refused(408, self.too_slow_code,
-                                             f"the request body did not arrive within {self.read_s_max:g} s"))  # fmt: skip
+                why = f"the request body did not arrive within {self.read_s_max:g} s"
+                return await refuse(_Refused(408, self.too_slow_code, why))
             if message["type"] == "http.request":
-                state["received"] += len(message.get("body", b""))
-                if state["received"] > self.bytes_max:
+                stream.received += len(message.get("body", b""))
+                if stream.received > self.bytes_max:
                     return await refuse(self._too_large())
-                state["body_done"] = not message.get("more_body", False)
+                stream.body_done = not message.get("more_body", False)
             return message
 
         async def refuse(refusal: _Refused) -> Message:
-            state["refused"] = refusal
-            if not state["started"]:
+            stream.refused = refusal
+            if not stream.started:
                 await _answer(send, refusal)
             return {"type": "http.disconnect"}  # the app stops reading; its answer is dropped
 
         async def tracked_send(message: Message) -> None:
-            if state["refused"] is None:
-                state["started"] = True
+            if stream.refused is None:
+                stream.started = True
                 await send(message)
 
         try:
             await self.app(scope, bounded_receive, tracked_send)
         except Exception:
-            if state["refused"] is None:
+            if stream.refused is None:
                 raise  # a refused request's app gives up reading, whatever it raises then
+
+
+@dataclass
+class _Stream:
+    """One request's body as it arrives."""
+
+    deadline: float
+    received: int = 0
+    body_done: bool = False
+    started: bool = False  # the app began its answer
+    refused: _Refused | None = None
 
 
 async def _answer(send: Send, refusal: _Refused) -> None:

@@ -2,15 +2,15 @@ import os
 
 import pytest
 from datahub_world import FLEET, Ledger
-from world import LEDGER, Key
 from test_client import Transport
 
+from harness.scratch import scratch_database
 from origin.datahub import db, meters, synthetic
 from origin.datahub.client import DataHubClient
 from origin.datahub.fake import REFRESH_TOKEN, create_fake_app
 from origin.datahub.importer import Importer
-from harness.scratch import scratch_database
 from origin.protocol.wallet import Wallet
+from world import LEDGER, Key
 
 POSTGRES = os.environ.get("ORIGIN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 

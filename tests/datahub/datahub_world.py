@@ -2,13 +2,13 @@
 over HTTP, and a stand-in for SIGKILL."""
 
 from fastapi.testclient import TestClient
-from world import Key, make_node
 
 from origin.datahub import synthetic
 from origin.ledger.api import create_app
 from origin.ledger.sqlite import SQLiteStore
 from origin.protocol.canonical import parse
 from origin.protocol.times import parse_time
+from world import Key, make_node
 
 BEGIN, END = parse_time("2025-10-25T22:00:00Z"), parse_time("2025-10-26T23:00:00Z")  # a 25-hour day
 FLEET = synthetic.fleet(8)

@@ -31,9 +31,13 @@ def make(failures=(), clock=None, **kw):
 
 def test_danish_days():
     assert [str(d) for d in danish_days(parse_time("2025-03-29T23:00:00Z"), parse_time("2025-03-30T22:00:00Z"))] == [
-        "2025-03-30", "2025-03-31"]
+        "2025-03-30",
+        "2025-03-31",
+    ]
     assert [str(d) for d in danish_days(parse_time("2025-01-01T12:00:00Z"), parse_time("2025-01-01T13:00:00Z"))] == [
-        "2025-01-01", "2025-01-02"]
+        "2025-01-01",
+        "2025-01-02",
+    ]
 
 
 def test_readings_of_exactly_the_period_asked_for():

@@ -1,8 +1,8 @@
 """The DataHub service's API: meters, measurements, summaries, and the GSRN access rule."""
 
 import pytest
-from fastapi.testclient import TestClient
 from datahub_world import BEGIN, END, FLEET
+from fastapi.testclient import TestClient
 
 from origin.datahub import gsrn, meters
 from origin.datahub.api import create_datahub_app
@@ -46,7 +46,9 @@ def test_registering_meters(api):
     client, as_, _ = api
     meter = {"gsrn": gsrn.make("57131300000099999"), "type": "PRODUCTION", "sector": "DK2", "owner": "customer-0",
              "tech_type": "T010000", "fuel_type": "F01040100", "meter_xpub": Wallet.generate().meter_xpub(7)}  # fmt: skip
-    assert client.post("/v1/meters", json={**meter, "owner": "customer-1"}, headers=as_("alice-token")).status_code == 403
+    assert (
+        client.post("/v1/meters", json={**meter, "owner": "customer-1"}, headers=as_("alice-token")).status_code == 403
+    )
     assert client.post("/v1/meters", json=meter, headers=as_("alice-token")).status_code == 201
     again = client.post("/v1/meters", json=meter, headers=as_("issuer-token"))
     assert again.status_code == 400 and "registered already" in again.json()["error"]["message"]
@@ -63,7 +65,9 @@ def test_measurements_and_filters(api):
     assert len(mine) < len(all_) and {m["gsrn"] for m in mine} <= {m.gsrn for m in FLEET if m.owner == "customer-0"}
     production = client.get("/v1/measurements", params={"type": "PRODUCTION", "begin": "2025-10-26T00:00:00Z",
                                                         "end": "2025-10-26T02:00:00Z"}, headers=as_("issuer-token")).json()  # fmt: skip
-    assert production and all(m["type"] == "PRODUCTION" and "2025-10-26T00" <= m["begin"] < "2025-10-26T02" for m in production)
+    assert production and all(
+        m["type"] == "PRODUCTION" and "2025-10-26T00" <= m["begin"] < "2025-10-26T02" for m in production
+    )
     assert client.get("/v1/measurements", params={"begin": "yesterday"}, headers=as_("issuer-token")).status_code == 400
 
 
@@ -73,7 +77,9 @@ def test_summaries_per_day_follow_danish_days(api):
     assert [d["period"] for d in days] == ["2025-10-26"]  # the 25-hour day, 22:00Z to 23:00Z
     hours = client.get("/v1/measurements/summary", params={"resolution": "hour"}, headers=as_("issuer-token")).json()
     assert len(hours) == 25
-    total = sum(m["amount"] for m in client.get("/v1/measurements", params={"limit": 10000}, headers=as_("issuer-token")).json())
+    total = sum(
+        m["amount"] for m in client.get("/v1/measurements", params={"limit": 10000}, headers=as_("issuer-token")).json()
+    )
     assert days[0]["production_wh"] + days[0]["consumption_wh"] == total
 
 

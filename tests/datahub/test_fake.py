@@ -27,7 +27,10 @@ def test_meters_are_valid_and_varied():
     client = client_with_token()
     points = client.get("/API/Authorization/Authorization/MeteringPoints/customerKey/customer-1").json()["result"]
     assert points and all(p["meteringPointId"] in {m.gsrn for m in fleet} for p in points)
-    assert {p["typeOfMP"] for p in client.get("/api/authorization/authorization/meteringpoints/authorizationId/x").json()["result"]} == {"E17", "E18"}
+    assert {
+        p["typeOfMP"]
+        for p in client.get("/api/authorization/authorization/meteringpoints/authorizationId/x").json()["result"]
+    } == {"E17", "E18"}
 
 
 def test_tokens_are_required():

@@ -65,7 +65,10 @@ def test_qualities_and_gaps():
     day[5]["out_Quantity.quality"] = "A01"  # adjusted: certified by policy
     readings, _ = timeseries.parse(response([("2025-01-14T23:00:00Z", "2025-01-15T23:00:00Z", "PT1H", day)]))
     assert [(r.quality, r.amount_wh, r.certified) for r in readings[3:6]] == [
-        ("A02", None, False), ("A03", 1234, False), ("A01", 1234, True)]
+        ("A02", None, False),
+        ("A03", 1234, False),
+        ("A01", 1234, True),
+    ]
 
 
 def test_a_failed_item_beside_a_good_one():

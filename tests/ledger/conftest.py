@@ -1,8 +1,8 @@
 """Ledger tests run against both storage backends (backends.py)."""
 
-
 import pytest
 from backends import Backend
+
 from world import World, make_node
 
 

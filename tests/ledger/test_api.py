@@ -5,7 +5,6 @@ import json
 
 import pytest
 from fastapi.testclient import TestClient
-from world import LOG_SIGNER, Key, World
 from test_node import hold_commits, wait_for
 
 from origin.ledger.api import create_app
@@ -13,6 +12,7 @@ from origin.protocol import merkle, note
 from origin.protocol import transactions as tx
 from origin.protocol.canonical import canonical, parse
 from origin.protocol.limits import BATCH_BODY_BYTES_MAX, BATCH_BYTES_MAX, BATCH_TRANSACTIONS_MAX
+from world import LOG_SIGNER, Key, World
 
 
 @pytest.fixture
@@ -86,7 +86,7 @@ def exact_batch(world, canonical_bytes: int) -> bytes:
     """A valid batch of publications whose canonical form is exactly this long: as many as
     fit with 1 Wh each, then amounts of more digits to make up the rest."""
     keys = []
-    while len(canonical(tx.batch(*(world.publish(k, amount=1) for k in keys + [Key()])))) <= canonical_bytes:
+    while len(canonical(tx.batch(*(world.publish(k, amount=1) for k in [*keys, Key()])))) <= canonical_bytes:
         keys.append(Key())
     digits = [1] * len(keys)
     short = canonical_bytes - len(canonical(tx.batch(*(world.publish(k, amount=1) for k in keys))))
@@ -94,7 +94,7 @@ def exact_batch(world, canonical_bytes: int) -> bytes:
         digits[i] += min(11, short)  # at most 12 nines: under amount_max_wh
         short -= digits[i] - 1
     assert short == 0
-    body = canonical(tx.batch(*(world.publish(k, amount=int("9" * d)) for k, d in zip(keys, digits))))
+    body = canonical(tx.batch(*(world.publish(k, amount=int("9" * d)) for k, d in zip(keys, digits, strict=True))))
     assert len(body) == canonical_bytes
     return body
 
@@ -124,7 +124,7 @@ def test_a_full_queue_is_503_with_retry_after(node_factory, world):
     node._queue.maxsize = 1
     client = TestClient(create_app(node))
     assert post(client, world.publish(Key()), wait=False).status_code == 202
-    wait_for(lambda: node._queue.empty())
+    wait_for(node._queue.empty)
     assert post(client, world.publish(Key()), wait=False).status_code == 202
     r = post(client, world.publish(Key()), wait=False)
     assert r.status_code == 503 and r.headers["retry-after"] == "1"

@@ -7,13 +7,12 @@ import os
 import random
 import time
 
-from world import LEDGER, Key
-
+from harness.soak import Client, NodeProcess, Soak
 from origin.client import http
 from origin.ledger import data as ledger_data
-from harness.soak import Client, NodeProcess, Soak
 from origin.protocol import note
 from origin.protocol.canonical import canonical
+from world import LEDGER, Key
 
 KILLS = 3
 

@@ -10,15 +10,15 @@ import time
 import psycopg
 import pytest
 from backends import POSTGRES, Backend
-from world import LEDGER, LOG_SIGNER, Clock, Key, World, decode, make_node
 from test_crash import init_ledger
 from test_node import wait_for
 
+from harness.soak import Client, NodeProcess
+from origin.client import http
 from origin.ledger import replay
 from origin.ledger.node import CommitFailed, Node, Standby
-from origin.client import http
-from harness.soak import Client, NodeProcess
 from origin.protocol.canonical import canonical
+from world import LEDGER, LOG_SIGNER, Clock, Key, World, decode, make_node
 
 TAKEOVER_S_MAX = 5.0
 
@@ -60,7 +60,8 @@ def writer_pids(database: str) -> list[int]:
     with psycopg.connect(POSTGRES, autocommit=True) as admin:
         rows = admin.execute(
             "SELECT l.pid FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
-            "WHERE l.locktype = 'advisory' AND l.granted AND d.datname = %s", (database,)
+            "WHERE l.locktype = 'advisory' AND l.granted AND d.datname = %s",
+            (database,),
         ).fetchall()
     return [pid for (pid,) in rows]
 

@@ -4,14 +4,14 @@ import threading
 import time
 
 import pytest
-from world import LEDGER, LOG_SIGNER, NOW, Clock, Key, World, decode, make_node
 
 from origin.ledger import replay
-from origin.protocol.log import batch_entry
 from origin.ledger.node import Busy, CommitFailed, Node
 from origin.protocol import merkle, note
 from origin.protocol.canonical import canonical, parse
+from origin.protocol.log import batch_entry
 from origin.protocol.times import format_time
+from world import LEDGER, LOG_SIGNER, NOW, Clock, Key, World, decode, make_node
 
 
 @pytest.fixture
@@ -154,7 +154,7 @@ def test_a_full_queue_refuses(backend, world):
     wait_for(lambda: node.role == "active")
     release = hold_commits(node)
     first = node.submit(decode(world.publish(Key())))
-    wait_for(lambda: node._queue.empty())  # the sequencer holds the first in its commit
+    wait_for(node._queue.empty)  # the sequencer holds the first in its commit
     futures = [node.submit(decode(world.publish(Key()))) for _ in range(2)]
     with pytest.raises(Busy):
         node.submit(decode(world.publish(Key())))

@@ -3,14 +3,15 @@ amounts are conserved along every chain, a GGO is spent at most once, settlement
 their consumption, and replaying the log reproduces the state and the checkpoint's root."""
 
 import hashlib
+import itertools
 
-from world import LOG_SIGNER, Clock, Key, World, decode, make_node
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from origin.ledger import replay
 from origin.protocol import addresses, note
 from origin.protocol.canonical import parse
+from world import LOG_SIGNER, Clock, Key, World, decode, make_node
 
 PERIODS = [("2026-01-01T10:00:00Z", "2026-01-01T11:00:00Z"), ("2026-01-01T11:00:00Z", "2026-01-01T12:00:00Z")]
 LIFETIME_S = 2 * 86400
@@ -76,7 +77,7 @@ class Actors:
             if amount >= 2 and data.draw(st.booleans()):  # an exact partition
                 cuts = data.draw(st.sets(st.integers(1, amount - 1), min_size=1, max_size=min(3, amount - 1)))
                 bounds = [0, *sorted(cuts), amount]
-                amounts = [b - a for a, b in zip(bounds, bounds[1:], strict=False)]
+                amounts = [b - a for a, b in itertools.pairwise(bounds)]
             else:
                 amounts = data.draw(st.lists(st.integers(0, 1200), min_size=1, max_size=4))
             return [w.split(ggo, [(self.fresh_ggo(n, period, sector).ggo, n) for n in amounts])]

@@ -5,9 +5,9 @@ error, and amounts are conserved."""
 import threading
 
 import pytest
-from world import Key, World, decode
 
 from origin.protocol.canonical import parse
+from world import Key, World, decode
 
 CLIENTS = 24
 

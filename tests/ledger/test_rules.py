@@ -1,11 +1,11 @@
 """Every rule of PROTOCOL.md section 6, its positive and its negative side, and its edges."""
 
 import pytest
-from world import BEGIN, END, LEDGER, NOW, Key, World
 
 from origin.protocol import transactions as tx
 from origin.protocol.errors import ProtocolError
 from origin.protocol.times import format_time, parse_time
+from world import BEGIN, END, LEDGER, NOW, Key, World
 
 
 @pytest.fixture

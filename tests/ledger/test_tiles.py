@@ -5,12 +5,12 @@ import functools
 
 import pytest
 from fastapi.testclient import TestClient
-from world import LOG_SIGNER, Key, World, decode, make_node
 
 from origin.ledger import tiles
 from origin.ledger.api import create_app
 from origin.ledger.sqlite import SQLiteStore
 from origin.protocol import merkle, note
+from world import LOG_SIGNER, Key, World, decode, make_node
 
 
 @pytest.mark.parametrize("n,path", [(0, "000"), (67, "067"), (1000, "x001/000"), (1234067, "x001/x234/067")])

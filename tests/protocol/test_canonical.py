@@ -5,8 +5,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from origin.protocol.canonical import canonical, parse
-from origin.protocol.limits import INT_MAX
 from origin.protocol.errors import ProtocolError
+from origin.protocol.limits import INT_MAX
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(0, INT_MAX) | st.text(),

@@ -3,14 +3,19 @@
 import json
 
 import pytest
-from world import LEDGER, Key, World, decode
 
 from origin.protocol import transactions as tx
 from origin.protocol.canonical import canonical, sha256_hex
 from origin.protocol.errors import ProtocolError
-from origin.protocol.limits import (BATCH_BODY_BYTES_MAX, BATCH_BYTES_MAX, BATCH_TRANSACTIONS_MAX, ENTRY_BYTES_MAX,
-                                    INT_MAX)  # fmt: skip
+from origin.protocol.limits import (
+    BATCH_BODY_BYTES_MAX,
+    BATCH_BYTES_MAX,
+    BATCH_TRANSACTIONS_MAX,
+    ENTRY_BYTES_MAX,
+    INT_MAX,  # fmt: skip
+)
 from origin.protocol.log import batch_entry
+from world import LEDGER, Key, World, decode
 
 
 def good():

@@ -7,7 +7,6 @@ import json
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
-from world import LOG_SIGNER, Key, World, decode, make_node
 
 from origin.cli import main
 from origin.ledger.api import create_app
@@ -16,6 +15,7 @@ from origin.protocol import note
 from origin.protocol.canonical import canonical
 from origin.protocol.limits import BUNDLE_BYTES_MAX
 from origin.verify.bundle import Unreadable, VerifyError, verify_bundle
+from world import LOG_SIGNER, Key, World, decode, make_node
 
 
 @pytest.fixture(scope="module")
@@ -100,8 +100,10 @@ CASES = {
     "short proof": (lambda b: entry(b, 4)["proof"].pop(), "entry 4: its inclusion proof"),
     "moved entry": (lambda b: entry(b, 4).__setitem__("seq", 2), "entry 2"),
     "forged checkpoint": (resign_checkpoint, "checkpoint: the note carries no signature of"),
-    "altered checkpoint": (lambda b: b.__setitem__("checkpoint", b["checkpoint"].replace("\n8\n", "\n9\n", 1)),
-                           "checkpoint: the signature of test.origin/dk does not verify"),
+    "altered checkpoint": (
+        lambda b: b.__setitem__("checkpoint", b["checkpoint"].replace("\n8\n", "\n9\n", 1)),
+        "checkpoint: the signature of test.origin/dk does not verify",
+    ),
     "other ggo claimed": (lambda b: b.__setitem__("ggo", Key().ggo), "no entry in the bundle creates"),
     "dropped consumption": (lambda b: b["entries"].remove(entry(b, 4)), "consumption measurement .* is missing"),
 }
@@ -142,7 +144,7 @@ def test_witness_cosignatures_are_required_when_asked(ledger):
     _, client, k = ledger
     bundle = bundle_of(client, k["c"])
     witness = note.Signer.generate("witness.example", note.COSIGNATURE_V1)
-    with pytest.raises(VerifyError, match="no signature of witness.example"):
+    with pytest.raises(VerifyError, match=r"no signature of witness\.example"):
         verify_bundle(bundle, LOG_SIGNER.verifier, [witness.verifier])
     bundle["checkpoint"] = witness.cosign(bundle["checkpoint"], 1_700_000_000)
     assert verify_bundle(bundle, LOG_SIGNER.verifier, [witness.verifier]).witnesses == ["witness.example"]

@@ -6,7 +6,6 @@ import base64
 import json
 
 import pytest
-from world import END, LEDGER, LOG_SIGNER, NOW, Key, World
 
 from origin.protocol import merkle, note
 from origin.protocol import transactions as tx
@@ -15,6 +14,7 @@ from origin.protocol.errors import CODES
 from origin.protocol.log import PROVENANCE_FORMAT, batch_entry, genesis_entry
 from origin.protocol.times import parse_time
 from origin.verify.bundle import VerifyError, verify_bundle
+from world import END, LEDGER, LOG_SIGNER, NOW, Key, World
 
 LATER = "2026-01-01T12:00:00Z"
 
@@ -98,7 +98,7 @@ def case_invalid_amount(w):
 
 def _split(w, parts):
     p, c = Key(), Key()
-    return c.ggo, [issued(w, p, amount=1000), [w.split(p, [(c.ggo, parts[0])] + parts[1:])]]
+    return c.ggo, [issued(w, p, amount=1000), [w.split(p, [(c.ggo, parts[0]), *parts[1:]])]]
 
 
 def case_invalid_parts(w):
@@ -199,4 +199,3 @@ def test_a_bad_signature_in_an_entry_is_refused():
     bundle = bundle_of(world, p.ggo, [publish, world.issue(p)])
     with pytest.raises(VerifyError, match="transaction 0: its signature does not verify"):
         verify_bundle(bundle, LOG_SIGNER.verifier)
-

@@ -9,21 +9,21 @@ import time
 
 import pytest
 from fastapi.testclient import TestClient
-from world import LEDGER, LOG_SIGNER, NOW, Clock, Key, World, decode, make_node
 
+from harness.soak import Client, NodeProcess, free_port
 from origin.client import http
 from origin.ledger import data as ledger_data
 from origin.ledger import replay
 from origin.ledger.api import create_app
-from origin.protocol.log import batch_entry
-from harness.soak import Client, NodeProcess, free_port
 from origin.ledger.sqlite import SQLiteStore
 from origin.ledger.store import Group
 from origin.protocol import note
 from origin.protocol.canonical import canonical
+from origin.protocol.log import batch_entry
 from origin.protocol.transactions import batch
 from origin.verify.witness import Alarm, Witness
 from origin.verify.witness_api import create_witness_app
+from world import LEDGER, LOG_SIGNER, NOW, Clock, Key, World, decode, make_node
 
 
 class Operator:
@@ -164,8 +164,21 @@ def test_the_command_cosigns_and_exits_3_on_a_fork(tmp_path, world):
     run_node(forked, free_port(), seed=2).stop()  # the operator's other log, of the same size
     node = run_node(honest, port, seed=1)
     witness_port = free_port()
-    command = [sys.executable, "-c", "from origin.cli import main; main()", "witness", "--node", node.url,
-               "--data", str(tmp_path / "w"), "--port", str(witness_port), "--poll-s", "0.1", "--exit-on-alarm"]
+    command = [
+        sys.executable,
+        "-c",
+        "from origin.cli import main; main()",
+        "witness",
+        "--node",
+        node.url,
+        "--data",
+        str(tmp_path / "w"),
+        "--port",
+        str(witness_port),
+        "--poll-s",
+        "0.1",
+        "--exit-on-alarm",
+    ]
     witness = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30

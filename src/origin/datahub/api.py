@@ -1,7 +1,7 @@
 """The DataHub service's HTTP API: meters, measurements and their summaries, the GSRN of a
 measurement (to its meter's owner and the issuing body only), webhooks, import issues."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal
 
 from fastapi import Depends, FastAPI, Query, Request
@@ -11,16 +11,15 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from origin.datahub import meters as meters_, webhooks
+from origin.datahub import COPENHAGEN, webhooks
+from origin.datahub import meters as meters_
 from origin.datahub.auth import ISSUER, Authenticator, Principal
 from origin.datahub.db import import_issues, measurements, meters
-from origin.datahub import COPENHAGEN
 from origin.protocol import addresses
 from origin.protocol.errors import ProtocolError
 from origin.protocol.limits import JSON_BODY_BYTES_MAX, LIST_LIMIT_MAX
 from origin.protocol.times import format_time, parse_time
 from origin.server import BoundedBody
-
 
 
 class MeterIn(BaseModel):
@@ -52,7 +51,7 @@ class Refused(Exception):
         self.response = refusal(status, code, message)
 
 
-def create_datahub_app(engine: Engine, authenticator: Authenticator) -> FastAPI:
+def create_datahub_app(engine: Engine, authenticator: Authenticator) -> FastAPI:  # noqa: PLR0915
     app = FastAPI(title="Origin DataHub service",
                   description="Meters, measurements imported from DataHub, and who may see a GSRN.")  # fmt: skip
     app.add_middleware(BoundedBody, bytes_max=JSON_BODY_BYTES_MAX)
@@ -143,10 +142,12 @@ def create_datahub_app(engine: Engine, authenticator: Authenticator) -> FastAPI:
         rows = measurement_rows(who, gsrn, begin, end, type, sector)
         buckets: dict[str, dict] = {}
         for r in rows:
-            local = datetime.fromtimestamp(r.begin_s, timezone.utc).astimezone(COPENHAGEN)
+            local = datetime.fromtimestamp(r.begin_s, UTC).astimezone(COPENHAGEN)
             key = {"hour": local.strftime("%Y-%m-%dT%H:00%z"), "day": local.strftime("%Y-%m-%d"),
                    "month": local.strftime("%Y-%m")}[resolution]  # fmt: skip
-            bucket = buckets.setdefault(key, {"period": key, "production_wh": 0, "consumption_wh": 0, "measurements": 0})
+            bucket = buckets.setdefault(
+                key, {"period": key, "production_wh": 0, "consumption_wh": 0, "measurements": 0}
+            )
             bucket["production_wh" if r.type == "PRODUCTION" else "consumption_wh"] += r.amount_wh
             bucket["measurements"] += 1
         return list(buckets.values())
@@ -179,4 +180,3 @@ def create_datahub_app(engine: Engine, authenticator: Authenticator) -> FastAPI:
         return [{"gsrn": r.gsrn, "begin": format_time(r.begin_s), "kind": r.kind, "detail": r.detail} for r in rows]
 
     return app
-

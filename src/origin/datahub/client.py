@@ -4,11 +4,11 @@ authorised metering points and time series, with bounded retries on 429 and 503.
 import json
 import time
 from collections.abc import Callable
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from origin.client import http
-from origin.datahub import timeseries
-from origin.datahub import COPENHAGEN
+from origin.datahub import COPENHAGEN, timeseries
 
 METERS_PER_CALL = 10  # the API's limit on metering points per time-series call
 RETRIES = 5
@@ -21,8 +21,9 @@ class DataHubError(Exception):
 
 def danish_days(begin_s: int, end_s: int) -> tuple[date, date]:
     """dateFrom and dateTo (exclusive, so one day more) covering [begin_s, end_s)."""
+
     def local(seconds: int) -> date:
-        return datetime.fromtimestamp(seconds, timezone.utc).astimezone(COPENHAGEN).date()
+        return datetime.fromtimestamp(seconds, UTC).astimezone(COPENHAGEN).date()
 
     return local(begin_s), local(end_s - 1) + timedelta(days=1)
 
@@ -44,7 +45,7 @@ class DataHubClient:
             self._sleep(BACKOFF_S * 2**attempt)
         raise DataHubError(f"{method} {path}: still refused after {RETRIES} tries")
 
-    def _call(self, method: str, path: str, body: dict | None = None) -> dict | list:
+    def _call(self, method: str, path: str, body: dict | None = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
         for renewed in (False, True):
             if self._access is None:
@@ -62,12 +63,17 @@ class DataHubClient:
         raise DataHubError(f"{method} {path}: refused even with a new token")
 
     def metering_points(self, scope: str, identifier: str) -> list[dict]:
-        return self._call("GET", f"/api/authorization/authorization/meteringpoints/{scope}/{identifier}")["result"]
+        return list(
+            self._call("GET", f"/api/authorization/authorization/meteringpoints/{scope}/{identifier}")["result"]
+        )
 
-    def timeseries(self, gsrns: list[str], begin_s: int, end_s: int):
+    def timeseries(
+        self, gsrns: list[str], begin_s: int, end_s: int
+    ) -> tuple[list[timeseries.Reading], list[timeseries.ItemError]]:
         """Readings of [begin_s, end_s) for the meters, and the errors of those that failed."""
         first, last = danish_days(begin_s, end_s)
-        readings, errors = [], []
+        readings: list[timeseries.Reading] = []
+        errors: list[timeseries.ItemError] = []
         for i in range(0, len(gsrns), METERS_PER_CALL):
             body = {"meteringPoints": {"meteringPoint": gsrns[i : i + METERS_PER_CALL]}}
             answer = self._call("POST", f"/api/meterdata/gettimeseries/{first}/{last}/Actual", body)

@@ -3,8 +3,19 @@ production, the same code and tests on both. Nothing here ever holds an owner's 
 
 import sqlite3
 
-from sqlalchemy import (BigInteger, Column, ForeignKey, Integer, LargeBinary, MetaData, String, Table, Text,
-                        create_engine, event)  # fmt: skip
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,  # fmt: skip
+    event,
+)
 from sqlalchemy.engine import Engine
 
 metadata = MetaData()
@@ -77,11 +88,13 @@ def connect(url: str) -> Engine:
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     engine = create_engine(url)
     if engine.dialect.name == "sqlite":
+
         @event.listens_for(engine, "connect")
         def _pragmas(connection: sqlite3.Connection, _):
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=FULL")
             connection.execute("PRAGMA foreign_keys=ON")
             connection.execute("PRAGMA busy_timeout=10000")
+
     metadata.create_all(engine)
     return engine

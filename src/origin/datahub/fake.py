@@ -4,19 +4,18 @@ synthetic meters of `synthetic.fleet`, so the platform runs end to end with no i
 
 import secrets
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from origin.datahub import synthetic
-from origin.datahub import COPENHAGEN
+from origin.datahub import COPENHAGEN, synthetic
 from origin.datahub.synthetic import FakeMeter
 from origin.protocol.limits import JSON_BODY_BYTES_MAX
 from origin.server import BoundedBody
 
-REFRESH_TOKEN = "fake-refresh-token"
+REFRESH_TOKEN = "fake-refresh-token"  # noqa: S105 (the fake's published token)
 ACCESS_TOKEN_TTL_S = 24 * 3600
 RESOLUTION_S = {"PT1H": 3600, "PT15M": 900}
 # The real service matches its paths case-insensitively.
@@ -44,11 +43,11 @@ def day_period(meter: FakeMeter, day: date) -> dict:
 
 
 def _z(seconds: int) -> str:
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def create_fake_app(meters: list[FakeMeter] | None = None, clock=time.time, token_ttl_s=ACCESS_TOKEN_TTL_S) -> FastAPI:
-    meters = {m.gsrn: m for m in (meters or synthetic.fleet())}
+    by_gsrn = {m.gsrn: m for m in (meters or synthetic.fleet())}
     tokens: dict[str, float] = {}  # access token -> expiry
     app = FastAPI(title="Fake DataHub (third-party API)")
     app.add_middleware(BoundedBody, bytes_max=JSON_BODY_BYTES_MAX)
@@ -58,7 +57,7 @@ def create_fake_app(meters: list[FakeMeter] | None = None, clock=time.time, toke
         path = request.scope["path"]
         for prefix in PREFIXES:
             if path.lower().startswith(prefix.lower()):
-                request.scope["path"] = prefix + path[len(prefix):]
+                request.scope["path"] = prefix + path[len(prefix) :]
         return await call_next(request)
 
     def bearer(request: Request) -> str:
@@ -85,7 +84,7 @@ def create_fake_app(meters: list[FakeMeter] | None = None, clock=time.time, toke
             return JSONResponse({"error": "unauthorised"}, 401)
         if scope.lower() not in ("authorizationid", "customercvr", "customerkey"):
             return JSONResponse({"error": f"unknown scope {scope}"}, 400)
-        found = [m for m in meters.values() if scope.lower() != "customerkey" or m.owner == identifier]
+        found = [m for m in by_gsrn.values() if scope.lower() != "customerkey" or m.owner == identifier]
         return {"result": [{
             "meteringPointId": m.gsrn, "typeOfMP": m.type_of_mp, "streetName": "Vindmøllevej",
             "buildingNumber": str(int(m.gsrn[-4:-1])), "postcode": "7000", "cityName": "Fredericia",
@@ -109,7 +108,7 @@ def create_fake_app(meters: list[FakeMeter] | None = None, clock=time.time, toke
         days = [first + timedelta(days=i) for i in range((last - first).days)]  # dateTo is not included
         result = []
         for gsrn in wanted:
-            meter = meters.get(gsrn)
+            meter = by_gsrn.get(gsrn)
             if len(gsrn) != 18:
                 result.append(_error(gsrn, 20003, "MeteringPointIdNot18CharsLong"))
             elif meter is None:

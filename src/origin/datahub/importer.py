@@ -22,8 +22,8 @@ from sqlalchemy.engine import Engine
 from origin.client import http
 from origin.datahub import webhooks
 from origin.datahub.db import import_issues, ledger_batches, measurements, meters
-from origin.protocol import wallet
 from origin.protocol import transactions as tx
+from origin.protocol import wallet
 from origin.protocol.canonical import canonical, sha256_hex
 from origin.protocol.times import format_time
 
@@ -143,7 +143,8 @@ class Importer:
                 select(measurements, meters.c.type, meters.c.sector, meters.c.tech_type, meters.c.fuel_type)
                 .join(meters, meters.c.gsrn == measurements.c.gsrn)
                 .where(measurements.c.address.is_not(None), measurements.c.batch.is_(None))
-                .order_by(measurements.c.begin_s, measurements.c.gsrn).limit(self.transactions_per_batch // 2)
+                .order_by(measurements.c.begin_s, measurements.c.gsrn)
+                .limit(self.transactions_per_batch // 2)
             ).fetchall()
             if not rows:
                 return None
@@ -183,7 +184,9 @@ class Importer:
                 report.refused.append((batch_id, outcome["error"]))
                 return
             seq = outcome["seq"]
-            conn.execute(update(ledger_batches).where(ledger_batches.c.id == batch_id).values(status="COMMITTED", seq=seq))
+            conn.execute(
+                update(ledger_batches).where(ledger_batches.c.id == batch_id).values(status="COMMITTED", seq=seq)
+            )
             conn.execute(update(measurements).where(measurements.c.batch == batch_id).values(seq=seq))
             published, issued = [], []
             for t in json.loads(body)["transactions"]:
@@ -198,4 +201,3 @@ class Importer:
             webhooks.enqueue(conn, "ggo.issued", issued, now_s)
         report.batches += 1
         report.published += len(published)
-

@@ -97,7 +97,9 @@ class Service:
     def start(self) -> "Service":
         """The scheduled importer and the webhook deliverer, in the background."""
         threading.Thread(target=self._every, args=(self.config.import_every_s, self.import_recent), daemon=True).start()
-        threading.Thread(target=self._every, args=(2, lambda now: webhooks.deliver_due(self.engine, now)), daemon=True).start()
+        threading.Thread(
+            target=self._every, args=(2, lambda now: webhooks.deliver_due(self.engine, now)), daemon=True
+        ).start()
         return self
 
     def _every(self, period_s: float, work) -> None:

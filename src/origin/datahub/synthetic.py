@@ -7,7 +7,8 @@ same question the same way every time."""
 import hashlib
 import math
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+
 from origin.datahub import COPENHAGEN
 from origin.datahub import gsrn as gsrn_
 
@@ -44,7 +45,7 @@ def _noise(*parts) -> float:
 
 def hourly_wh(meter: FakeMeter, begin_s: int) -> int:
     _, _, _, peak = KINDS[meter.kind]
-    local = datetime.fromtimestamp(begin_s, timezone.utc).astimezone(COPENHAGEN)
+    local = datetime.fromtimestamp(begin_s, UTC).astimezone(COPENHAGEN)
     hour, day, weekday = local.hour + 0.5, begin_s // 86400, local.weekday()
     n = _noise(meter.gsrn, begin_s // HOUR_S)
     if meter.kind == "solar":

@@ -82,7 +82,7 @@ def parse(response: dict) -> tuple[list[Reading], list[ItemError]]:
 
 
 def _series(ts: dict) -> list[Reading]:
-    gsrn = ts.get("mRID")
+    gsrn = str(ts.get("mRID"))
     if ts.get("measurement_Unit.name") != "KWH":
         raise FormatError(f"{gsrn}: unit {ts.get('measurement_Unit.name')!r}, not KWH")
     readings = []

@@ -33,12 +33,18 @@ def subscribe(engine: Engine, url: str, secret: str, events=EVENTS) -> int:
     if unknown or not url.startswith(("http://", "https://")) or len(secret) < 16:
         raise ValueError(f"a webhook needs an http(s) url, a secret of 16+ characters, events of {EVENTS}")
     with engine.begin() as conn:
-        return conn.execute(insert(webhooks).values(url=url, secret=secret, events=" ".join(events))).inserted_primary_key[0]
+        key = conn.execute(
+            insert(webhooks).values(url=url, secret=secret, events=" ".join(events))
+        ).inserted_primary_key
+        assert key is not None, "an insert has a primary key"
+        return int(key[0])
 
 
 def enqueue(conn: Connection, event: str, payloads: list[dict], now_s: int) -> None:
     """Add a delivery of each payload to every subscriber of the event, in the caller's transaction."""
-    subscribers = [row.id for row in conn.execute(select(webhooks.c.id, webhooks.c.events)) if event in row.events.split()]
+    subscribers = [
+        row.id for row in conn.execute(select(webhooks.c.id, webhooks.c.events)) if event in row.events.split()
+    ]
     rows = [{"webhook": w, "event": event, "payload": json.dumps(p, sort_keys=True).encode(), "status": "PENDING",
              "attempts": 0, "next_attempt_s": now_s} for w in subscribers for p in payloads]  # fmt: skip
     if rows:
@@ -52,7 +58,8 @@ def deliver_due(engine: Engine, now_s: int, post: Callable = http) -> tuple[int,
             select(deliveries, webhooks.c.url, webhooks.c.secret)
             .join(webhooks, webhooks.c.id == deliveries.c.webhook)
             .where(deliveries.c.status == "PENDING", deliveries.c.next_attempt_s <= now_s)
-            .order_by(deliveries.c.id).limit(DELIVERIES_PER_ROUND)
+            .order_by(deliveries.c.id)
+            .limit(DELIVERIES_PER_ROUND)
         ).fetchall()
     delivered = failed = 0
     for d in due:

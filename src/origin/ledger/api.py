@@ -20,8 +20,13 @@ from origin.ledger.store import Unavailable
 from origin.protocol import addresses, merkle
 from origin.protocol.canonical import canonical
 from origin.protocol.errors import ProtocolError
-from origin.protocol.limits import (BATCH_BODY_BYTES_MAX, BATCH_TRANSACTIONS_MAX, INT_MAX, PATH_NUMBER_DIGITS_MAX,
-                                    WAIT_S_MAX)  # fmt: skip
+from origin.protocol.limits import (
+    BATCH_BODY_BYTES_MAX,
+    BATCH_TRANSACTIONS_MAX,
+    INT_MAX,
+    PATH_NUMBER_DIGITS_MAX,
+    WAIT_S_MAX,  # fmt: skip
+)
 from origin.protocol.transactions import PAYLOADS, BatchTooLarge, decode_batch
 from origin.server import BoundedBody
 
@@ -121,7 +126,7 @@ def _handlers(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
         code = "not_found" if exc.status_code == 404 else "malformed"
-        return error(exc.status_code, code, str(exc.detail), headers=exc.headers)
+        return error(exc.status_code, code, str(exc.detail), headers=dict(exc.headers or {}))
 
     @app.exception_handler(_BadNumber)
     async def _bad_number(request: Request, exc: _BadNumber) -> JSONResponse:
@@ -136,9 +141,7 @@ def _write_routes(app: FastAPI, node: Node) -> None:
     @app.post(
         "/v1/batches",
         summary="Submit a batch of signed transactions",
-        openapi_extra={
-            "requestBody": {"required": True, "content": {"application/json": {"schema": _BATCH_SCHEMA}}}
-        },
+        openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": _BATCH_SCHEMA}}}},
         responses={202: {"description": "Accepted, PENDING"}, **_errors(400, 408, 413, 503)},
     )
     async def submit(request: Request, wait: bool = False) -> Response:

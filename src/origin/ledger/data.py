@@ -3,17 +3,19 @@ and, unless the ledger is on PostgreSQL (`database`, a postgresql:// URL), `ledg
 
 import os
 import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import psycopg
-from pathlib import Path
 
 from origin.ledger import node
-from origin.protocol.genesis import LEDGER_ID, make_genesis
 from origin.ledger.postgres import PostgresStore
 from origin.ledger.sqlite import SQLiteStore
 from origin.ledger.store import Store
 from origin.protocol import note
 from origin.protocol.errors import ProtocolError
+from origin.protocol.genesis import LEDGER_ID, make_genesis
 
 DATABASE = "ledger.db"
 LOG_KEY = "log.key"
@@ -34,8 +36,8 @@ def _store(data: Path, database: str | None) -> Store:
         raise DataError(f"cannot use the database: {str(exc).strip().splitlines()[0]}") from None
 
 
-def init(data: Path, ledger: str, issuers: list[str], clock=time.time, database: str | None = None,
-         **settings) -> dict:  # fmt: skip
+def init(data: Path, ledger: str, issuers: list[str], clock: Callable[[], float] = time.time,
+         database: str | None = None, **settings: Any) -> dict[str, Any]:  # fmt: skip
     """Create a ledger: its key in `data` (created if missing), its log in SQLite there or in
     the PostgreSQL `database`; its genesis."""
     data = Path(data)
@@ -74,4 +76,3 @@ def open_store(data: Path, database: str | None = None) -> tuple[Store, note.Sig
         store.close()
         raise DataError("the database holds no ledger (run `origin ledger init` first)")
     return store, signer
-

@@ -11,6 +11,7 @@ memory only (the newest REFUSED_KEPT_MAX): a group of junk costs no database wri
 """
 
 import concurrent.futures
+import itertools
 import logging
 import multiprocessing
 import os
@@ -20,6 +21,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from origin.ledger.store import Group, Outcome, Store, Unavailable
 from origin.protocol import log, merkle, note, rules
@@ -30,6 +32,9 @@ from origin.protocol.limits import GROUP_BATCHES_MAX, GROUP_TRANSACTIONS_MAX, QU
 from origin.protocol.transactions import Batch, SignatureCheck, signature_checks, verify_checks
 
 logger = logging.getLogger("origin.ledger")
+
+Answer = concurrent.futures.Future[Outcome]  # a batch's final outcome
+Verified = concurrent.futures.Future[tuple[list[bool], float]]  # its signatures' validity, and the seconds taken
 
 WRITER_POLL_S = 0.5  # a standby's attempts at the writer role
 WRITER_CHECK_S = 1.0  # an idle writer's check that it still holds its database session
@@ -54,7 +59,7 @@ class CommitFailed(Exception):
     at most once)."""
 
 
-def create(store: Store, signer: note.Signer, genesis: dict, time_s: int) -> None:
+def create(store: Store, signer: note.Signer, genesis: dict[str, Any], time_s: int) -> None:
     """Write entry 0 (the genesis), its tree node and the first checkpoint."""
     config = parse_genesis(genesis)
     if str(signer.verifier) != genesis["log_key"] or config.ledger != signer.name:
@@ -131,8 +136,8 @@ def apply_group(
 @dataclass
 class _Submission:
     batch: Batch
-    verified: concurrent.futures.Future  # of (list[bool], seconds)
-    future: concurrent.futures.Future  # of the Outcome
+    verified: Verified
+    future: Answer
 
 
 @dataclass
@@ -150,6 +155,8 @@ class Timings:
     groups: int = 0
     batches: int = 0
     transactions: int = 0
+
+
 class Node:
     def __init__(
         self,
@@ -174,7 +181,7 @@ class Node:
         self.writer_poll_s = WRITER_POLL_S
         self.writer_check_s = WRITER_CHECK_S
         self._queue: queue.Queue[_Submission | None] = queue.Queue(maxsize=queue_batches_max)
-        self._pending: dict[str, concurrent.futures.Future] = {}
+        self._pending: dict[str, Answer] = {}
         self._refused: OrderedDict[str, Outcome] = OrderedDict()  # the newest INVALID outcomes
         self._lock = threading.Lock()  # guards _pending and _refused
         self._workers = verify_workers or os.cpu_count() or 1
@@ -205,7 +212,7 @@ class Node:
 
     # Submitting and asking
 
-    def submit(self, batch: Batch) -> concurrent.futures.Future:
+    def submit(self, batch: Batch) -> Answer:
         """A future of the batch's final Outcome. Raises Busy when the queue is full."""
         if self._stopping:
             raise Stopped("the node is stopping")
@@ -224,13 +231,13 @@ class Node:
                 return self._pending[batch.id]
             if self._queue.full():
                 raise Busy(f"{self._queue.maxsize} batches are waiting")
-            future: concurrent.futures.Future = concurrent.futures.Future()
+            future: Answer = concurrent.futures.Future()
             verified = self._pool.submit(timed_verify, signature_checks(batch.transactions))
             self._queue.put_nowait(_Submission(batch, verified, future))
             self._pending[batch.id] = future
             return future
 
-    def _known_here(self, batch_id: str) -> concurrent.futures.Future | None:
+    def _known_here(self, batch_id: str) -> Answer | None:
         """The future of a batch waiting here, or of its refusal kept in memory."""
         with self._lock:
             if batch_id in self._pending:
@@ -245,7 +252,7 @@ class Node:
             refused = self._refused.get(batch_id)
         return refused or self.store.outcome(batch_id) or Outcome(batch_id, "UNKNOWN")
 
-    def read_record(self, address: str) -> dict | None:
+    def read_record(self, address: str) -> rules.Record | None:
         found = self.store.record(address)
         return None if found is None else parse(found[0])
 
@@ -306,7 +313,9 @@ class Node:
                 outcomes = self.commit_group([s.batch for s in group], [s.verified for s in group])
             except Exception as exc:  # the transaction failed: the group may or may not be durable
                 logger.exception("commit group failed; giving the writer role up")
-                self._finish(group, CommitFailed(f"the commit failed ({exc}); ask for the batch's status or submit it again"))
+                self._finish(
+                    group, CommitFailed(f"the commit failed ({exc}); ask for the batch's status or submit it again")
+                )
                 self._step_down()
                 if not self._become_writer():
                     return
@@ -381,7 +390,7 @@ class Node:
             offset += batch.size
         return result
 
-    def _verified(self, batches: list[Batch], verified: list[concurrent.futures.Future] | None) -> list[list[bool]]:
+    def _verified(self, batches: list[Batch], verified: list[Verified] | None) -> list[list[bool]]:
         if verified is None:
             return self._verify_group(batches)
         valid = []
@@ -410,7 +419,7 @@ class Node:
             while len(self._refused) > REFUSED_KEPT_MAX:
                 self._refused.popitem(last=False)
 
-    def commit_group(self, batches: list[Batch], verified: list[concurrent.futures.Future] | None = None) -> list[Outcome]:
+    def commit_group(self, batches: list[Batch], verified: list[Verified] | None = None) -> list[Outcome]:
         """Apply and durably commit a group of batches; their outcomes, in order. `verified`
         holds a future of each batch's `timed_verify`, if they were started already.
 
@@ -439,15 +448,16 @@ class Node:
 
     def _time(self, batches: list[Batch], *marks: float) -> None:
         timings = self.timings
-        for step, (begin, end) in zip(("verify_wait", "read", "apply", "sign", "storage"), zip(marks, marks[1:])):
+        steps = ("verify_wait", "read", "apply", "sign", "storage")
+        for step, (begin, end) in zip(steps, itertools.pairwise(marks), strict=True):
             setattr(timings, step, getattr(timings, step) + end - begin)
         timings.groups += 1
         timings.batches += len(batches)
         timings.transactions += sum(b.size for b in batches)
 
 
-def _done(outcome: Outcome) -> concurrent.futures.Future:
-    future: concurrent.futures.Future = concurrent.futures.Future()
+def _done(outcome: Outcome) -> Answer:
+    future: Answer = concurrent.futures.Future()
     future.set_result(outcome)
     return future
 

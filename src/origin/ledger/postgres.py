@@ -13,7 +13,7 @@ partitioned session fail within about KEEPALIVE_S instead of the kernel's two ho
 import hashlib
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any, LiteralString, TypeVar
 
 import psycopg
 
@@ -25,8 +25,9 @@ CONNECT_TIMEOUT_S = 5
 # Keepalives: first probe after 5 s idle, then every 2 s, 3 unanswered end it; sent data
 # unacknowledged for 10 s ends it too.
 KEEPALIVE_S = 11
-_CONNECTION = {"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S, "keepalives": 1, "keepalives_idle": 5,
-               "keepalives_interval": 2, "keepalives_count": 3, "tcp_user_timeout": 10_000}  # fmt: skip
+_CONNECTION: dict[str, Any] = {"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S, "keepalives": 1,
+                               "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3,
+                               "tcp_user_timeout": 10_000}  # fmt: skip
 
 MIGRATIONS = [
     # 1: the ledger's tables, as SQLite has them
@@ -111,7 +112,7 @@ class PostgresStore(Store):
                     raise Unavailable(_first_line(exc)) from None
         raise AssertionError("unreachable")
 
-    def _one(self, sql: str, params: tuple = ()) -> Any:
+    def _one(self, sql: LiteralString, params: tuple[Any, ...] = ()) -> Any:
         return self._ask(lambda db: db.execute(sql, params).fetchone())
 
     def acquire_writer(self, ledger: str) -> bool:
@@ -147,11 +148,11 @@ class PostgresStore(Store):
         row = self._one("SELECT body FROM entries WHERE seq = %s", (seq,))
         return bytes(row[0]) if row else None
 
-    def _rows(self, sql: str, params: tuple) -> Iterator[tuple]:
+    def _rows(self, sql: LiteralString, params: tuple[Any, ...]) -> Iterator[tuple[Any, ...]]:
         """A long read, streamed: it cannot be asked again halfway, so a drop is Unavailable."""
         try:
-            with self._db.cursor(name=None) as cur:
-                cur.execute(sql.encode(), params)
+            with self._db.cursor() as cur:
+                cur.execute(sql, params)
                 yield from cur
         except psycopg.OperationalError as exc:
             self._drop_connection()

@@ -36,7 +36,7 @@ class _Walk:
         if len(self.seqs) > PROVENANCE_ENTRIES_MAX:
             raise TooLong(f"this GGO's provenance spans more than {PROVENANCE_ENTRIES_MAX} log entries")
 
-    def record(self, address: str) -> tuple[dict, int]:
+    def record(self, address: str) -> tuple[dict[str, Any], int]:
         found = self.store.record(address)
         assert found is not None, f"a record names {address}, which holds nothing"
         return parse(found[0]), found[1]

@@ -9,7 +9,7 @@ from origin.protocol import note
 from origin.protocol.canonical import canonical
 from origin.protocol.log import ReplayError, replay
 
-__all__ = ["Report", "ReplayError", "check"]
+__all__ = ["ReplayError", "Report", "check"]
 
 
 @dataclass

@@ -7,6 +7,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from origin.ledger.store import Group, Outcome, Store, group_statements
 from origin.protocol.limits import SQL_PARAMETERS_MAX  # SQLite allows 32,766; smaller statements cache better
@@ -104,7 +105,7 @@ class SQLiteStore(Store):
 
     def size(self) -> int:
         (count,) = self._db.execute("SELECT COALESCE(MAX(seq) + 1, 0) FROM entries").fetchone()
-        return count
+        return int(count)
 
     def entry(self, seq: int) -> bytes | None:
         row = self._db.execute("SELECT body FROM entries WHERE seq = ?", (seq,)).fetchone()
@@ -125,7 +126,7 @@ class SQLiteStore(Store):
         row = self._db.execute("SELECT created FROM records WHERE address = ?", (bytes.fromhex(address),)).fetchone()
         return row[0] if row else None
 
-    def _rows_in(self, sql: str, keys: list[bytes]) -> Iterator[tuple]:
+    def _rows_in(self, sql: str, keys: list[bytes]) -> Iterator[tuple[Any, ...]]:
         """Rows of `sql` (its `IN (%s)` filled with marks) for every key, a chunk at a time."""
         for i in range(0, len(keys), SQL_PARAMETERS_MAX):
             chunk = keys[i : i + SQL_PARAMETERS_MAX]
@@ -142,12 +143,10 @@ class SQLiteStore(Store):
             yield address.hex(), record, seq, created
 
     def node(self, level: int, index: int) -> bytes:
-        row = self._db.execute(
-            "SELECT hash FROM nodes WHERE level = ? AND idx = ?", (level, index)
-        ).fetchone()
+        row = self._db.execute("SELECT hash FROM nodes WHERE level = ? AND idx = ?", (level, index)).fetchone()
         if row is None:
             raise KeyError(f"no tree node at level {level}, index {index}")
-        return row[0]
+        return bytes(row[0])
 
     def checkpoint(self) -> str | None:
         row = self._db.execute("SELECT note FROM checkpoints ORDER BY size DESC LIMIT 1").fetchone()

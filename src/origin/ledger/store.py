@@ -9,6 +9,7 @@ reached raises `Unavailable`.
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class Unavailable(Exception):
@@ -20,10 +21,10 @@ class Outcome:
     id: str
     status: str  # PENDING, COMMITTED, INVALID or UNKNOWN
     seq: int | None = None
-    error: dict | None = None
+    error: dict[str, Any] | None = None
 
-    def to_json(self) -> dict:
-        body = {"id": self.id, "status": self.status}
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"id": self.id, "status": self.status}
         if self.seq is not None:
             body["seq"] = self.seq
         if self.error is not None:
@@ -43,7 +44,7 @@ class Group:
     outcomes: list[Outcome] = field(default_factory=list)  # COMMITTED ones only
 
 
-def group_statements(group: Group, mark: str) -> list[tuple[str, list]]:
+def group_statements(group: Group, mark: str) -> list[tuple[str, list[tuple[Any, ...]]]]:
     """The SQL a group writes, each statement with its rows, for a driver whose parameter mark
     is `mark`; the same on every backend."""
 

@@ -78,7 +78,7 @@ def hash_tile(read_node: Callable[[int, int], bytes], size: int, level: int, n: 
     return b"".join(read_node(TILE_HEIGHT * level, first + i) for i in range(width))
 
 
-def entry_bundle(read_entry: Callable[[int], bytes], size: int, n: int, width: int) -> bytes:
+def entry_bundle(read_entry: Callable[[int], bytes | None], size: int, n: int, width: int) -> bytes:
     """The entry bundle's bytes; TileError if the log lacks them, or one is too long to frame."""
     first = n * TILE_WIDTH
     if first + width > size:
@@ -86,6 +86,7 @@ def entry_bundle(read_entry: Callable[[int], bytes], size: int, n: int, width: i
     parts = []
     for seq in range(first, first + width):
         entry = read_entry(seq)
+        assert entry is not None, f"entry {seq} is below the log's size but not stored"
         if len(entry) > ENTRY_BYTES_MAX:
             raise TileError(
                 f"entry {seq} is {len(entry)} bytes, over the {ENTRY_BYTES_MAX} an entry bundle can "

@@ -25,7 +25,7 @@ def address(namespace: str, public_key: bytes) -> str:
     return PREFIX[namespace] + hashlib.sha256(public_key).hexdigest()
 
 
-def is_address(text) -> bool:
+def is_address(text: object) -> bool:
     """True for 70 lower-case hex characters (the namespace is checked by the rules)."""
     return isinstance(text, str) and _ADDRESS.fullmatch(text) is not None
 

@@ -7,17 +7,16 @@ surrogates. Unknown, missing and mistyped fields are refused by the schemas in `
 
 import hashlib
 import json
+from typing import Any
 
 from origin.protocol.errors import ProtocolError
 from origin.protocol.limits import INT_DIGITS_MAX, INT_MAX
 
 
-def canonical(obj) -> bytes:
+def canonical(obj: Any) -> bytes:
     """UTF-8, keys sorted by code point, no insignificant whitespace."""
     try:
-        return json.dumps(
-            obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-        ).encode()
+        return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
     except (UnicodeEncodeError, ValueError) as exc:
         raise ProtocolError("malformed", f"not encodable as canonical JSON: {exc}") from None
 
@@ -26,11 +25,16 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _object(pairs):
+def _remember(seen: set[str], key: str) -> bool:
+    seen.add(key)
+    return False
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj = dict(pairs)
     if len(obj) != len(pairs):
-        seen = set()
-        duplicate = next(k for k, _ in pairs if k in seen or seen.add(k))
+        seen: set[str] = set()
+        duplicate = next(k for k, _ in pairs if k in seen or _remember(seen, k))
         raise ProtocolError("malformed", f"duplicate key {duplicate!r}")
     return obj
 
@@ -44,15 +48,15 @@ def _integer(text: str) -> int:
     return value
 
 
-def _float(text: str):
+def _float(text: str) -> Any:
     raise ProtocolError("malformed", f"number {text} is not an integer: floats are not allowed")
 
 
-def _constant(text: str):
+def _constant(text: str) -> Any:
     raise ProtocolError("malformed", f"{text} is not JSON")
 
 
-def _check_strings(obj) -> None:
+def _check_strings(obj: Any) -> None:
     """Refuse lone surrogates (escaped as \\udXXX), which have no UTF-8 encoding."""
     stack = [obj]
     while stack:
@@ -69,7 +73,7 @@ def _check_strings(obj) -> None:
             stack.extend(item)
 
 
-def parse(data: bytes | str):
+def parse(data: bytes | str) -> Any:
     """Parse JSON strictly, raising ProtocolError('malformed') on anything section 1 forbids."""
     if isinstance(data, bytes):
         try:

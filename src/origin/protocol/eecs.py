@@ -7,7 +7,6 @@ import functools
 import re
 from importlib import resources
 
-
 DIGITS = re.compile(r"[0-9]+")  # ASCII: str.isdigit() takes any Unicode digit
 
 
@@ -45,7 +44,7 @@ PERMITTED = {
 
 
 def _matches(code: str, pattern: str) -> bool:
-    return len(code) == len(pattern) and all(p == "x" or p == c for c, p in zip(code, pattern, strict=True))
+    return len(code) == len(pattern) and all(p in ("x", c) for c, p in zip(code, pattern, strict=True))
 
 
 def check_pair(tech: str, fuel: str) -> str | None:

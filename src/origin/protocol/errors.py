@@ -45,5 +45,5 @@ class ProtocolError(Exception):
         """The same refusal, attributed to the transaction at this index."""
         return ProtocolError(self.code, self.message, transaction)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, str | int | None]:
         return {"code": self.code, "message": self.message, "transaction": self.transaction}

@@ -28,7 +28,7 @@ def new_private_key() -> bytes:
 def sign(private_key: bytes, digest: bytes) -> bytes:
     """64-byte compact low-S signature of a 32-byte digest."""
     der = PrivateKey(private_key).sign(digest, hasher=None)
-    return serialize_compact(der_to_cdata(der))
+    return bytes(serialize_compact(der_to_cdata(der)))
 
 
 def is_public_key(data: bytes) -> bool:

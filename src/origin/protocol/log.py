@@ -5,6 +5,7 @@ and the offline verifier all use these very functions."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from origin.protocol import merkle, rules
 from origin.protocol.canonical import canonical, parse
@@ -18,7 +19,7 @@ from origin.protocol.transactions import decode_batch, verify_signatures
 PROVENANCE_FORMAT = "origin-provenance/1"
 
 
-def genesis_entry(genesis: dict, time_s: int) -> bytes:
+def genesis_entry(genesis: dict[str, Any], time_s: int) -> bytes:
     return canonical({"seq": 0, "time": format_time(time_s), "genesis": genesis})
 
 
@@ -42,11 +43,11 @@ class ReplayError(Exception):
 @dataclass
 class Replayed:
     config: Config
-    records: dict[str, tuple[dict, int, int]]  # address -> (record, seq last written, seq created)
+    records: dict[str, tuple[dict[str, Any], int, int]]  # address -> (record, seq last written, seq created)
     frontier: merkle.Frontier
 
 
-def _entry(raw: bytes, seq: int, fields: set[str]) -> dict:
+def _entry(raw: bytes, seq: int, fields: set[str]) -> dict[str, Any]:
     try:
         entry = parse(raw)
     except ProtocolError as exc:
@@ -97,9 +98,9 @@ def replay(entries: Iterable[bytes]) -> Replayed:
     config, last_time_s = genesis_of(first)
     frontier = merkle.Frontier()
     frontier.append(first)
-    records: dict[str, tuple[dict, int, int]] = {}
+    records: dict[str, tuple[dict[str, Any], int, int]] = {}
 
-    def read(address: str) -> dict | None:
+    def read(address: str) -> dict[str, Any] | None:
         found = records.get(address)
         return None if found is None else found[0]
 

@@ -83,9 +83,7 @@ def consistency_proof(read: Read, old: int, new: int) -> list[bytes]:
     return proof
 
 
-def verify_inclusion(
-    leaf: bytes, index: int, size: int, proof: Sequence[bytes], expected_root: bytes
-) -> bool:
+def verify_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes], expected_root: bytes) -> bool:
     """RFC 9162 section 2.1.3.2."""
     if not 0 <= index < size:
         return False
@@ -105,9 +103,7 @@ def verify_inclusion(
     return sn == 0 and r == expected_root
 
 
-def verify_consistency(
-    old: int, new: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
-) -> bool:
+def verify_consistency(old: int, new: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]) -> bool:
     """RFC 9162 section 2.1.4.2."""
     if not 0 < old <= new:
         return False

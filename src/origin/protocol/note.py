@@ -126,6 +126,7 @@ class Signer:
     def signature_line(self, text: str, time_s: int | None = None) -> str:
         """A note signature line over `text`; a cosigner also signs the time it cosigns at."""
         if self.kind == COSIGNATURE_V1:
+            assert time_s is not None, "a cosignature signs its time"
             stamp = time_s.to_bytes(8, "big")
             signature = stamp + self._key.sign(cosigned_message(text, time_s))
         else:
@@ -195,7 +196,7 @@ def open_note(note: str, verifier: Verifier, *cosigners: Verifier) -> str:
 
 def cosigned_at(note: str, cosigner: Verifier) -> int:
     """The time a valid cosignature/v1 of `cosigner` on the note says it was made."""
-    text, signatures = split(note)
+    _, signatures = split(note)
     open_note(note, cosigner)
     sig = next(s for s in signatures if s.name == cosigner.name and s.hash == cosigner.hash)
     return int.from_bytes(sig.signature[:8], "big")

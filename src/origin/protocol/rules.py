@@ -7,17 +7,17 @@ INVALID with its code and the transaction's index, and nothing of it is written.
 """
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
-from origin.protocol.genesis import Config
 from origin.protocol import addresses
 from origin.protocol.addresses import GGO, MEASUREMENT, SETTLEMENT
 from origin.protocol.errors import ProtocolError
+from origin.protocol.genesis import Config
 from origin.protocol.limits import PARTS_MAX, SPLIT_PARTS_MIN
 from origin.protocol.times import parse_time
 from origin.protocol.transactions import CONSUMPTION, PRODUCTION, Batch, Transaction
 
-
-Record = dict
+Record = dict[str, Any]
 Read = Callable[[str], Record | None]
 
 
@@ -40,7 +40,7 @@ class State:
 class Pairing:
     """Retirements in a batch and the settlement updates that list them."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.index = 0  # of the transaction being applied
         self.retired: dict[str, int] = {}  # GGO address -> index of its retire_ggo
         self.listed: set[str] = set()
@@ -72,7 +72,7 @@ def _issuer(tx: Transaction, config: Config) -> None:
         raise _refuse("unauthorized", f"signer {tx.signer_hex} is not an issuer of this ledger")
 
 
-def publish_measurement(tx: Transaction, state: State, config: Config, now_s: int, pairing: Pairing):
+def publish_measurement(tx: Transaction, state: State, config: Config, now_s: int, pairing: Pairing) -> None:
     p = tx.payload
     _issuer(tx, config)
     _namespace(MEASUREMENT, p["address"], "address")
@@ -92,7 +92,7 @@ def publish_measurement(tx: Transaction, state: State, config: Config, now_s: in
     state.put(p["address"], {k: p[k] for k in ("begin", "end", "sector", "type", "amount")})
 
 
-def issue_ggo(tx: Transaction, state: State, config: Config, now_s: int, pairing: Pairing):
+def issue_ggo(tx: Transaction, state: State, config: Config, now_s: int, pairing: Pairing) -> None:
     p = tx.payload
     _issuer(tx, config)
     _namespace(MEASUREMENT, p["measurement"], "measurement")
@@ -138,7 +138,7 @@ def _child(ggo: Record, origin: str, amount: int) -> Record:
     return {**ggo, "origin": origin, "amount": amount, "next": None}
 
 
-def transfer_ggo(tx: Transaction, state: State, config: Config, now_s: int, pairing: Pairing):
+def transfer_ggo(tx: Transaction, state: State, config: Config, now_s: int, pairing: Pairing) -> None:
     p = tx.payload
     ggo = _spend(tx, state, config, now_s)
     _namespace(GGO, p["to"], "to")
@@ -147,7 +147,7 @@ def transfer_ggo(tx: Transaction, state: State, config: Config, now_s: int, pair
     state.put(p["to"], _child(ggo, p["ggo"], ggo["amount"]))
 
 
-def split_ggo(tx: Transaction, state: State, config: Config, now_s: int, pairing: Pairing):
+def split_ggo(tx: Transaction, state: State, config: Config, now_s: int, pairing: Pairing) -> None:
     p = tx.payload
     ggo = _spend(tx, state, config, now_s)
     parts = p["parts"]
@@ -169,7 +169,7 @@ def split_ggo(tx: Transaction, state: State, config: Config, now_s: int, pairing
         state.put(part["address"], _child(ggo, p["ggo"], part["amount"]))
 
 
-def retire_ggo(tx: Transaction, state: State, config: Config, now_s: int, pairing: Pairing):
+def retire_ggo(tx: Transaction, state: State, config: Config, now_s: int, pairing: Pairing) -> None:
     p = tx.payload
     ggo = _spend(tx, state, config, now_s)
     _namespace(SETTLEMENT, p["settlement"], "settlement")
@@ -177,7 +177,7 @@ def retire_ggo(tx: Transaction, state: State, config: Config, now_s: int, pairin
     pairing.retired[p["ggo"]] = pairing.index
 
 
-def update_settlement(tx: Transaction, state: State, config: Config, now_s: int, pairing: Pairing):
+def update_settlement(tx: Transaction, state: State, config: Config, now_s: int, pairing: Pairing) -> None:
     p = tx.payload
     _namespace(MEASUREMENT, p["measurement"], "measurement")
     measurement = _existing(state, p["measurement"], "measurement")
@@ -238,7 +238,7 @@ def addresses_named(batch: Batch) -> set[str]:
     return found
 
 
-HANDLERS = {
+HANDLERS: dict[str, Callable[[Transaction, State, Config, int, Pairing], None]] = {
     "publish_measurement": publish_measurement,
     "issue_ggo": issue_ggo,
     "transfer_ggo": transfer_ggo,

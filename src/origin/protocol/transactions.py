@@ -7,13 +7,20 @@ per-type builders are what a client uses to make and sign transactions.
 """
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from origin.protocol import addresses, keys
 from origin.protocol.canonical import canonical, parse, sha256_hex
 from origin.protocol.errors import ProtocolError
-from origin.protocol.limits import INT_MAX, BATCH_BODY_BYTES_MAX, BATCH_BYTES_MAX, BATCH_TRANSACTIONS_MAX, SECTOR_LENGTH_MAX
+from origin.protocol.limits import (
+    BATCH_BODY_BYTES_MAX,
+    BATCH_BYTES_MAX,
+    BATCH_TRANSACTIONS_MAX,
+    INT_MAX,
+    SECTOR_LENGTH_MAX,
+)
 from origin.protocol.times import parse_time
 
 PRODUCTION = "PRODUCTION"
@@ -29,43 +36,46 @@ def _malformed(field: str, why: str) -> ProtocolError:
     return ProtocolError("malformed", f"{field}: {why}")
 
 
-def _address(field, value):
+def _address(field: str, value: Any) -> None:
     if not addresses.is_address(value):
         raise _malformed(field, "an address is 70 lower-case hex characters")
 
 
-def _timestamp(field, value):
+def _timestamp(field: str, value: Any) -> None:
     try:
         parse_time(value)
     except ProtocolError as exc:
         raise _malformed(field, exc.message) from None
 
 
-def _integer(field, value):
+def _integer(field: str, value: Any) -> None:
     if type(value) is not int or not 0 <= value <= INT_MAX:
         raise _malformed(field, "must be an integer from 0 to 2^53-1")
 
 
-def _sector(field, value):
+def _sector(field: str, value: Any) -> None:
     if type(value) is not str or not 0 < len(value) <= SECTOR_LENGTH_MAX:
         raise _malformed(field, f"must be a string of 1 to {SECTOR_LENGTH_MAX} characters")
 
 
-def _measurement_type(field, value):
+def _measurement_type(field: str, value: Any) -> None:
     if value not in (PRODUCTION, CONSUMPTION) or type(value) is not str:
         raise _malformed(field, f"must be {PRODUCTION} or {CONSUMPTION}")
 
 
-def _pattern(regex: re.Pattern, what: str):
-    def check(field, value):
+Check = Callable[[str, Any], None]  # raises `malformed`, naming the field
+
+
+def _pattern(regex: re.Pattern[str], what: str) -> Check:
+    def check(field: str, value: Any) -> None:
         if type(value) is not str or regex.fullmatch(value) is None:
             raise _malformed(field, f"must be {what}")
 
     return check
 
 
-def _list_of(check_item):
-    def check(field, value):
+def _list_of(check_item: Check) -> Check:
+    def check(field: str, value: Any) -> None:
         if type(value) is not list:
             raise _malformed(field, "must be an array")
         for i, item in enumerate(value):
@@ -74,14 +84,14 @@ def _list_of(check_item):
     return check
 
 
-def _object_of(schema: dict):
-    def check(field, value):
+def _object_of(schema: dict[str, Check]) -> Check:
+    def check(field: str, value: Any) -> None:
         _check_object(field, value, schema)
 
     return check
 
 
-def _check_object(field: str, value, schema: dict) -> None:
+def _check_object(field: str, value: Any, schema: dict[str, Check]) -> None:
     if type(value) is not dict:
         raise _malformed(field, "must be an object")
     if value.keys() != schema.keys():
@@ -92,7 +102,7 @@ def _check_object(field: str, value, schema: dict) -> None:
         check(f"{field}.{name}", value[name])
 
 
-PAYLOADS = {
+PAYLOADS: dict[str, dict[str, Check]] = {
     "publish_measurement": {
         "address": _address,
         "begin": _timestamp,
@@ -126,7 +136,7 @@ _TRANSACTION_FIELDS = {"ledger", "type", "signer", "payload", "signature"}
 class Transaction:
     type: str
     signer: bytes
-    payload: dict
+    payload: dict[str, Any]
     signature: bytes
     digest: bytes  # SHA-256 of the canonical signing document
 
@@ -135,20 +145,18 @@ class Transaction:
         return self.signer.hex()
 
 
-def signing_document(ledger: str, tx_type: str, signer_hex: str, payload: dict) -> dict:
+def signing_document(ledger: str, tx_type: str, signer_hex: str, payload: dict[str, Any]) -> dict[str, Any]:
     return {"ledger": ledger, "type": tx_type, "signer": signer_hex, "payload": payload}
 
 
-def decode_transaction(obj, ledger: str) -> Transaction:
+def decode_transaction(obj: Any, ledger: str) -> Transaction:
     """Check one transaction's shape (`malformed`) and that it is signed for this ledger."""
     if type(obj) is not dict:
         raise ProtocolError("malformed", "a transaction must be an object")
     if obj.keys() != _TRANSACTION_FIELDS:
         missing = sorted(_TRANSACTION_FIELDS - obj.keys())
         unknown = sorted(obj.keys() - _TRANSACTION_FIELDS)
-        raise ProtocolError(
-            "malformed", f"transaction: missing fields {missing}, unknown fields {unknown}"
-        )
+        raise ProtocolError("malformed", f"transaction: missing fields {missing}, unknown fields {unknown}")
     tx_type = obj["type"]
     if type(tx_type) is not str or tx_type not in PAYLOADS:
         raise ProtocolError("malformed", f"unknown transaction type {tx_type!r}")
@@ -188,7 +196,7 @@ class BatchTooLarge(ProtocolError):
 class Batch:
     id: str  # hex SHA-256 of the canonical batch
     canonical: bytes
-    transactions: tuple  # of Transaction, or ProtocolError for one that is malformed
+    transactions: tuple[Transaction | ProtocolError, ...]  # a ProtocolError for one that is malformed
     error: ProtocolError | None  # invalid_batch: refused as a whole
 
     @property
@@ -216,7 +224,7 @@ def decode_batch(body: bytes, ledger: str) -> Batch:
             "invalid_batch",
             f"a batch has 1 to {BATCH_TRANSACTIONS_MAX} transactions, not {len(items)}",
         )
-    decoded = []
+    decoded: list[Transaction | ProtocolError] = []
     for index, item in enumerate(items):
         try:
             decoded.append(decode_transaction(item, ledger))
@@ -231,10 +239,7 @@ SignatureCheck = tuple[bytes, bytes, bytes]  # (public key, signature, digest)
 def signature_checks(transactions: Sequence[Transaction | ProtocolError]) -> list[SignatureCheck | None]:
     """(public key, signature, digest) of each decoded transaction, None for a malformed one:
     plain bytes, to be verified in another thread or process."""
-    return [
-        (tx.signer, tx.signature, tx.digest) if isinstance(tx, Transaction) else None
-        for tx in transactions
-    ]
+    return [(tx.signer, tx.signature, tx.digest) if isinstance(tx, Transaction) else None for tx in transactions]
 
 
 def verify_checks(checks: Sequence[SignatureCheck | None]) -> list[bool]:
@@ -248,8 +253,10 @@ def verify_signatures(transactions: Sequence[Transaction | ProtocolError]) -> li
 
 # Builders: what a client uses to make and sign each transaction type.
 
+Tx = dict[str, Any]  # a signed transaction on the wire
 
-def build(ledger: str, tx_type: str, private_key: bytes, payload: dict) -> dict:
+
+def build(ledger: str, tx_type: str, private_key: bytes, payload: dict[str, Any]) -> Tx:
     """A signed transaction, ready for a batch."""
     signer_hex = keys.public_key(private_key).hex()
     document = signing_document(ledger, tx_type, signer_hex, payload)
@@ -257,7 +264,7 @@ def build(ledger: str, tx_type: str, private_key: bytes, payload: dict) -> dict:
     return {**document, "signature": signature.hex()}
 
 
-def units_that_fit(units: Sequence[list[dict]], bytes_max: int = BATCH_BYTES_MAX,
+def units_that_fit(units: Sequence[list[Tx]], bytes_max: int = BATCH_BYTES_MAX,
                    transactions_max: int = BATCH_TRANSACTIONS_MAX) -> int:  # fmt: skip
     """How many of `units` (lists of transactions that must share a batch), from the first,
     one batch holds within `bytes_max` bytes of canonical JSON and `transactions_max`
@@ -271,28 +278,30 @@ def units_that_fit(units: Sequence[list[dict]], bytes_max: int = BATCH_BYTES_MAX
     return len(units)
 
 
-def transaction_id(tx: dict) -> str:
+def transaction_id(tx: Tx) -> str:
     return sha256_hex(canonical(tx))
 
 
-def batch(*transactions: dict) -> dict:
+def batch(*transactions: Tx) -> dict[str, list[Tx]]:
     return {"transactions": list(transactions)}
 
 
-def publish_measurement(ledger, issuer_key, *, address, begin, end, sector, type, amount):
+def publish_measurement(ledger: str, issuer_key: bytes, *, address: str, begin: str, end: str, sector: str, type: str,
+                        amount: int) -> Tx:  # fmt: skip
     payload = {"address": address, "begin": begin, "end": end, "sector": sector,
                "type": type, "amount": amount}  # fmt: skip
     return build(ledger, "publish_measurement", issuer_key, payload)
 
 
-def issue_ggo(ledger, issuer_key, *, measurement, address, tech_type, fuel_type):
+def issue_ggo(ledger: str, issuer_key: bytes, *, measurement: str, address: str, tech_type: str | None,
+              fuel_type: str | None) -> Tx:  # fmt: skip
     payload = {"measurement": measurement, "address": address,
                "tech_type": tech_type, "fuel_type": fuel_type}  # fmt: skip
     return build(ledger, "issue_ggo", issuer_key, payload)
 
 
-def publish_and_issue(ledger, issuer_key, *, address, begin, end, sector, type, amount,
-                      tech_type=None, fuel_type=None) -> list[dict]:  # fmt: skip
+def publish_and_issue(ledger: str, issuer_key: bytes, *, address: str, begin: str, end: str, sector: str, type: str,
+                      amount: int, tech_type: str | None = None, fuel_type: str | None = None) -> list[Tx]:  # fmt: skip
     """What an issuing body submits for one measurement: its publication and, for production
     of more than 0 Wh, the GGO issued from it at the same key part."""
     txs = [publish_measurement(ledger, issuer_key, address=address, begin=begin, end=end, sector=sector,
@@ -303,20 +312,21 @@ def publish_and_issue(ledger, issuer_key, *, address, begin, end, sector, type, 
     return txs
 
 
-def transfer_ggo(ledger, ggo_key, *, ggo, to):
+def transfer_ggo(ledger: str, ggo_key: bytes, *, ggo: str, to: str) -> Tx:
     return build(ledger, "transfer_ggo", ggo_key, {"ggo": ggo, "to": to})
 
 
-def split_ggo(ledger, ggo_key, *, ggo, parts):
+def split_ggo(ledger: str, ggo_key: bytes, *, ggo: str, parts: Sequence[tuple[str, int]]) -> Tx:
     """`parts` is a list of (address, amount)."""
     payload = {"ggo": ggo, "parts": [{"address": a, "amount": n} for a, n in parts]}
     return build(ledger, "split_ggo", ggo_key, payload)
 
 
-def retire_ggo(ledger, ggo_key, *, ggo, settlement):
+def retire_ggo(ledger: str, ggo_key: bytes, *, ggo: str, settlement: str) -> Tx:
     return build(ledger, "retire_ggo", ggo_key, {"ggo": ggo, "settlement": settlement})
 
 
-def update_settlement(ledger, measurement_key, *, settlement, measurement, ggos):
+def update_settlement(ledger: str, measurement_key: bytes, *, settlement: str, measurement: str,
+                      ggos: Sequence[str]) -> Tx:  # fmt: skip
     payload = {"settlement": settlement, "measurement": measurement, "ggos": list(ggos)}
     return build(ledger, "update_settlement", measurement_key, payload)

@@ -22,7 +22,7 @@ def minute_index(begin_s: int) -> int:
 
 def measurement_public_key(meter_xpub: str, begin_s: int) -> bytes:
     """What the issuing body derives from a meter's xpub: the key of one measurement."""
-    return BIP32.from_xpub(meter_xpub).get_pubkey_from_path([minute_index(begin_s)])
+    return bytes(BIP32.from_xpub(meter_xpub).get_pubkey_from_path([minute_index(begin_s)]))
 
 
 def measurement_address(meter: str | BIP32, begin_s: int) -> str:
@@ -49,22 +49,22 @@ class Wallet:
 
     @property
     def xprv(self) -> str:
-        return self._master.get_xpriv()
+        return str(self._master.get_xpriv())
 
     @property
     def xpub(self) -> str:
-        return self._master.get_xpub()
+        return str(self._master.get_xpub())
 
     @property
     def public_key(self) -> bytes:
         """The 33-byte public key of m."""
-        return self._master.get_pubkey_from_path([])
+        return bytes(self._master.get_pubkey_from_path([]))
 
     def private_key(self, path: list[int]) -> bytes:
-        return self._master.get_privkey_from_path(path)
+        return bytes(self._master.get_privkey_from_path(path))
 
     def meter_xpub(self, meter: int) -> str:
-        return self._master.get_xpub_from_path(_meter_path(meter))
+        return str(self._master.get_xpub_from_path(_meter_path(meter)))
 
     def measurement_key(self, meter: int, begin_s: int) -> bytes:
         """Private key at m/1'/i'/t: signs the owner's transactions on that measurement."""
@@ -72,7 +72,7 @@ class Wallet:
         if node is None:
             node = BIP32.from_xpriv(self._master.get_xpriv_from_path(_meter_path(meter)))
             self._meters[meter] = node
-        return node.get_privkey_from_path([minute_index(begin_s)])
+        return bytes(node.get_privkey_from_path([minute_index(begin_s)]))
 
     def receive_key(self, n: int) -> bytes:
         """Private key at m/0'/n, the n-th receive key."""

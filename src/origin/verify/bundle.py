@@ -51,7 +51,7 @@ class Summary:
     ledger: str
     checkpoint_size: int
     issuer: str
-    measurement: dict
+    measurement: dict[str, Any]
     tech_type: str
     fuel_type: str
     hops: list[Hop] = field(default_factory=list)
@@ -122,12 +122,12 @@ def _check_shape(bundle: Any) -> str:
                 or type(item["entry"]) is not dict or type(item["proof"]) is not list
                 or not all(type(h) is str for h in item["proof"])):  # fmt: skip
             raise Unreadable("an entry item is {seq: integer, entry: object, proof: [base64 strings]}")
-    return bundle["ggo"]
+    return str(bundle["ggo"])
 
 
-def _proven_entries(items: list[dict], checkpoint: note.Checkpoint) -> dict[int, dict]:
+def _proven_entries(items: list[dict[str, Any]], checkpoint: note.Checkpoint) -> dict[int, dict[str, Any]]:
     """Every entry, by seq, once its inclusion in the checkpoint's tree is proven."""
-    entries: dict[int, dict] = {}
+    entries: dict[int, dict[str, Any]] = {}
     for item in items:
         seq = item["seq"]
         if item["entry"].get("seq") != seq or seq in entries:
@@ -143,7 +143,7 @@ def _proven_entries(items: list[dict], checkpoint: note.Checkpoint) -> dict[int,
     return entries
 
 
-def _genesis(entries: dict[int, dict], log_key: note.Verifier) -> Config:
+def _genesis(entries: dict[int, dict[str, Any]], log_key: note.Verifier) -> Config:
     """The genesis's configuration: the issuers, and the log key the caller trusts."""
     if 0 not in entries or "genesis" not in entries[0]:
         raise VerifyError("entry 0, the genesis, is missing")
@@ -156,7 +156,7 @@ def _genesis(entries: dict[int, dict], log_key: note.Verifier) -> Config:
     return config
 
 
-def _signed_entry(seq: int, entry: dict, config: Config) -> _Entry:
+def _signed_entry(seq: int, entry: dict[str, Any], config: Config) -> _Entry:
     """A batch entry whose every transaction is well formed and signed by its signer."""
     try:
         batch = decode_batch(canonical(entry["batch"]), config.ledger)
@@ -219,7 +219,7 @@ class _History:
             grown = False
             for entry in self.entries:
                 for tx in entry.transactions:
-                    spent = tx.payload.get("ggo")
+                    spent = tx.payload.get("ggo", "")
                     if tx.type in _SPENDS and spent not in relevant and rules.written(tx) & relevant:
                         relevant.update(self._ancestry(spent))
                         grown = True
@@ -285,7 +285,8 @@ class _History:
             fuel_type=record["fuel_type"], hops=hops, witnesses=witnesses)  # fmt: skip
         if record["next"] is not None:
             summary.spent = {"TRANSFER": "transfer_ggo", "SPLIT": "split_ggo", "RETIRE": "retire_ggo"}[
-                record["next"]["action"]]
+                record["next"]["action"]
+            ]
             if record["next"]["action"] == "RETIRE":
                 summary.retired_to = record["next"]["addresses"][0]
                 settlement = self.state.get(summary.retired_to)

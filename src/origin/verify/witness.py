@@ -16,17 +16,19 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from origin.protocol.log import ReplayError, apply_entry, genesis_of, time_of
 from origin.ledger.sqlite import SQLiteStore
 from origin.ledger.store import Group
 from origin.protocol import merkle, note
 from origin.protocol.canonical import canonical, parse
+from origin.protocol.genesis import Config
+from origin.protocol.limits import WITNESS_ENTRIES_PER_SYNC_MAX
+from origin.protocol.log import ReplayError, apply_entry, genesis_of, time_of
+from origin.protocol.rules import Record
 
 log = logging.getLogger("origin.witness")
 
 Fetch = Callable[[str], tuple[int, bytes]]  # path -> (HTTP status, body)
 KEY_FILE, DATABASE, ALARM_FILE = "witness.key", "witness.db", "ALARM"
-ENTRIES_PER_SYNC_MAX = 10_000
 
 
 class Alarm(Exception):
@@ -49,9 +51,11 @@ class Witness:
         self.store = SQLiteStore(self.data / DATABASE)
         size = self.store.size()
         self.frontier = merkle.Frontier.load(self.store.node, size)
-        self.config, self.last_time_s = genesis_of(self.store.entry(0)) if size else (None, 0)
-        if size > 1:
-            self.last_time_s = time_of(self.store.entry(size - 1))
+        self.config: Config | None = None
+        self.last_time_s = 0
+        if size:
+            self.config, self.last_time_s = genesis_of(self._stored(0))
+            self.last_time_s = time_of(self._stored(size - 1))
         alarm_path = self.data / ALARM_FILE
         self.alarm = json.loads(alarm_path.read_text()) if alarm_path.exists() else None
 
@@ -85,13 +89,15 @@ class Witness:
         signed = self._get("/v1/checkpoint").decode()
         if self.config is None:
             self._adopt_genesis(self._get("/v1/entries/0"))
+        config = self.config
+        assert config is not None, "a genesis was adopted"
         try:
-            checkpoint = note.Checkpoint.parse(note.open_note(signed, self.config.log_key))
+            checkpoint = note.Checkpoint.parse(note.open_note(signed, config.log_key))
         except note.NoteError as exc:
             raise Alarm(f"the node's checkpoint is not signed by its log key: {exc}") from None
         size, root = self.frontier.size, self.frontier.root()
-        if checkpoint.origin != self.config.ledger:
-            raise Alarm(f"the checkpoint is of log {checkpoint.origin!r}, not {self.config.ledger!r}")
+        if checkpoint.origin != config.ledger:
+            raise Alarm(f"the checkpoint is of log {checkpoint.origin!r}, not {config.ledger!r}")
         if checkpoint.size < size:
             raise Alarm(f"the log shrank from {size} to {checkpoint.size} entries: history was rewritten")
         if checkpoint.size == size:
@@ -103,9 +109,9 @@ class Witness:
         if not merkle.verify_consistency(size, checkpoint.size, root, checkpoint.root, hashes):
             raise Alarm(f"checkpoint {checkpoint.size} is not consistent with checkpoint {size}: "
                         "history was rewritten")  # fmt: skip
-        if checkpoint.size - size > ENTRIES_PER_SYNC_MAX:  # catch up in steps; cosign when level
-            return self._replicate(size, size + ENTRIES_PER_SYNC_MAX, None, signed)
-        return self._replicate(size, checkpoint.size, checkpoint, signed)
+        if checkpoint.size - size > WITNESS_ENTRIES_PER_SYNC_MAX:  # catch up in steps; cosign when level
+            return self._replicate(config, size, size + WITNESS_ENTRIES_PER_SYNC_MAX, None, signed)
+        return self._replicate(config, size, checkpoint.size, checkpoint, signed)
 
     def _adopt_genesis(self, raw: bytes) -> None:
         try:
@@ -118,21 +124,27 @@ class Witness:
         nodes = self.frontier.append(raw)
         self.store.commit(Group(entries=[(0, raw)], nodes=nodes))
 
-    def _replicate(self, start: int, end: int, checkpoint, signed: str) -> str | None:
-        group, written = Group(), {}
+    def _stored(self, seq: int) -> bytes:
+        entry = self.store.entry(seq)
+        assert entry is not None, f"the replica lacks entry {seq} below its size"
+        return entry
+
+    def _replicate(self, config: Config, start: int, end: int, checkpoint: note.Checkpoint | None,
+                   signed: str) -> str | None:  # fmt: skip
+        group, written = Group(), dict[str, Record]()
         frontier = self.frontier.copy()
         last_time_s = self.last_time_s
 
-        def read(address: str) -> dict | None:
+        def read(address: str) -> Record | None:
             if address in written:
                 return written[address]
             found = self.store.record(address)
-            return None if found is None else parse(found[0])
+            return None if found is None else dict(parse(found[0]))
 
         for seq in range(max(start, 1), end):
             raw = self._get(f"/v1/entries/{seq}")
             try:
-                writes, last_time_s = apply_entry(raw, seq, self.config, read, last_time_s)
+                writes, last_time_s = apply_entry(raw, seq, config, read, last_time_s)
             except ReplayError as exc:
                 raise Alarm(f"the node committed {exc}") from None
             for address, record in writes.items():
@@ -149,10 +161,9 @@ class Witness:
             group.checkpoint = (checkpoint.size, cosigned)
         self.store.commit(group)
         self.frontier, self.last_time_s = frontier, last_time_s
-        if cosigned:
-            log.info("cosigned %s at size %d", self.config.ledger, checkpoint.size)
+        if checkpoint is not None:
+            log.info("cosigned %s at size %d", config.ledger, checkpoint.size)
         return cosigned or self.latest()
 
     def close(self) -> None:
         self.store.close()
-
