@@ -125,3 +125,24 @@ def make_node(store, issuers: list[str], clock=None, **settings):
     genesis = make_genesis(LEDGER, issuers, str(LOG_SIGNER.verifier), **settings)
     create(store, LOG_SIGNER, genesis, NOW)
     return Node(store, LOG_SIGNER, clock=clock or Clock())
+
+
+def exact_batch(world: "World", canonical_bytes: int) -> bytes:
+    """A valid batch of publications whose canonical form is exactly this long: as many as
+    fit with 1 Wh each, then amounts of more digits (up to 12 nines, under amount_max_wh) to
+    make up the rest."""
+    owners: list[Key] = []
+    size = len(canonical(tx.batch())) - 1  # each publication adds itself and a separator
+    one = len(canonical(world.publish(Key(), amount=1))) + 1
+    while size + one <= canonical_bytes:
+        owners.append(Key())
+        size += one
+    short, amounts = canonical_bytes - size, []
+    for _ in owners:
+        extra = min(11, short)
+        amounts.append(int("9" * (1 + extra)))
+        short -= extra
+    assert short == 0, "the publications cannot make up the length"
+    body = canonical(tx.batch(*(world.publish(k, amount=a) for k, a in zip(owners, amounts, strict=True))))
+    assert len(body) == canonical_bytes
+    return body

@@ -20,3 +20,14 @@ def scratch_database(admin_url: str, prefix: str = "origin_scratch") -> Iterator
     finally:
         with psycopg.connect(admin_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+
+
+def terminate_sessions(admin_url: str, database: str) -> int:
+    """End every session on `database` (as a database restart or an administrator would); how
+    many there were."""
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        rows = admin.execute(
+            b"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (database,),
+        ).fetchall()
+    return len(rows)

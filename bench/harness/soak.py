@@ -79,6 +79,16 @@ class NodeProcess:
         self.process.wait(timeout=30)
         self.log.close()
 
+    def replay(self) -> subprocess.CompletedProcess[str]:
+        return replay(self.data, self.database)
+
+
+def replay(data: Path, database: str | None) -> subprocess.CompletedProcess[str]:
+    """`origin ledger replay` of a ledger, run as its own process."""
+    command = [sys.executable, "-c", "from origin.cli import main; main()", "ledger", "replay", "--data", str(data)]
+    command += ["--database", database] if database else []
+    return subprocess.run(command, capture_output=True, text=True, check=False)
+
 
 class Client:
     """Makes valid batches: a production measurement with its GGO, and transfers of its own
@@ -157,9 +167,7 @@ class Soak:
                 f"checkpoint {latest.size} is not consistent with checkpoint {size} published earlier"
             )
         self.checkpoints[latest.size] = latest.root
-        replay = [sys.executable, "-c", "from origin.cli import main; main()", "ledger", "replay",
-                  "--data", str(self.data)] + (["--database", self.database] if self.database else [])  # fmt: skip
-        done = subprocess.run(replay, capture_output=True, text=True, check=False)
+        done = replay(self.data, self.database)
         assert done.returncode == 0, f"replay disagrees: {done.stdout}{done.stderr}"
 
     # Load while the node runs
@@ -198,7 +206,8 @@ class Soak:
             time.sleep(0.02)
 
     def round(self, run_s: float) -> None:
-        """Start the node, check it, load it for about run_s, kill it."""
+        """Start the node, check it, load it until a first batch is answered COMMITTED and then
+        for up to run_s more, and kill it: every round kills a node that has committed."""
         node = NodeProcess(self.data, self.database)
         stop, threads = threading.Event(), []
         try:
@@ -208,9 +217,14 @@ class Soak:
                        for _ in range(self.clients)]  # fmt: skip
             threads = [threading.Thread(target=self._client, args=(node.url, c, stop)) for c in clients]
             threads.append(threading.Thread(target=self._watch_checkpoints, args=(node.url, stop)))
+            answered = self.answered
             for t in threads:
                 t.start()
-            time.sleep(self._rng.uniform(0.2, run_s))
+            deadline = time.monotonic() + READY_S_MAX
+            while self.answered == answered and not self.errors:
+                assert time.monotonic() < deadline, "no batch was committed"
+                time.sleep(0.01)
+            time.sleep(self._rng.uniform(0, run_s))
         finally:
             node.kill()
             stop.set()
@@ -225,3 +239,65 @@ class Soak:
             self.check(node.url)
         finally:
             node.stop()
+
+
+class Load:
+    """Clients that submit (resubmitting on 503 or a broken connection, as the protocol lets
+    them) and readers, until stopped; what each saw."""
+
+    def __init__(self, url: str, ledger: str, issuer_key: bytes, clients: int = 4, readers: int = 2):
+        self.url, self.stop = url, threading.Event()
+        self.committed: dict[str, int] = {}  # batch id -> seq
+        self.read_failures = self.reads = 0
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self._submit, args=(Client(ledger, issuer_key, random.Random(i)),))
+                        for i in range(clients)]  # fmt: skip
+        self.threads += [threading.Thread(target=self._read) for _ in range(readers)]
+        for t in self.threads:
+            t.start()
+
+    def _submit(self, client: Client) -> None:
+        while not self.stop.is_set():
+            body, created = client.batch()
+            data = canonical(body)
+            while not self.stop.is_set():
+                try:
+                    status, answer = http("POST", f"{self.url}/v1/batches?wait=true", data, timeout=40)
+                except OSError:
+                    status, answer = 0, b""
+                outcome = json.loads(answer) if status == 200 else {}
+                if outcome.get("status") == "COMMITTED":
+                    with self.lock:
+                        self.committed[outcome["id"]] = outcome["seq"]
+                    client.owned.extend(created)
+                    break
+                assert outcome.get("status") != "INVALID", outcome
+                time.sleep(0.05)
+
+    def _read(self) -> None:
+        while not self.stop.is_set():
+            try:
+                ok = http("GET", f"{self.url}/v1/checkpoint", timeout=10)[0] == 200
+            except OSError:
+                ok = False
+            with self.lock:
+                self.reads += 1
+                self.read_failures += not ok
+            time.sleep(0.01)
+
+    def count(self) -> int:
+        with self.lock:
+            return len(self.committed)
+
+    def wait_for_more(self, than: int, timeout_s: float) -> float:
+        """Seconds until more than `than` batches are COMMITTED."""
+        started = time.monotonic()
+        while self.count() <= than:
+            assert time.monotonic() - started < timeout_s, f"no commit within {timeout_s} s"
+            time.sleep(0.01)
+        return time.monotonic() - started
+
+    def end(self) -> None:
+        self.stop.set()
+        for t in self.threads:
+            t.join(60)

@@ -12,7 +12,7 @@ from origin.protocol import merkle, note
 from origin.protocol import transactions as tx
 from origin.protocol.canonical import canonical, parse
 from origin.protocol.limits import BATCH_BODY_BYTES_MAX, BATCH_BYTES_MAX, BATCH_TRANSACTIONS_MAX
-from world import LOG_SIGNER, Key, World
+from world import LOG_SIGNER, Key, World, exact_batch
 
 
 @pytest.fixture
@@ -80,23 +80,6 @@ def test_too_many_transactions_is_invalid_batch(client, world):
     r = client.post("/v1/batches?wait=true", content=canonical({"transactions": []}))
     assert r.json()["status"] == "INVALID" and r.json()["error"] == {
         "code": "invalid_batch", "message": r.json()["error"]["message"], "transaction": None}  # fmt: skip
-
-
-def exact_batch(world, canonical_bytes: int) -> bytes:
-    """A valid batch of publications whose canonical form is exactly this long: as many as
-    fit with 1 Wh each, then amounts of more digits to make up the rest."""
-    keys = []
-    while len(canonical(tx.batch(*(world.publish(k, amount=1) for k in [*keys, Key()])))) <= canonical_bytes:
-        keys.append(Key())
-    digits = [1] * len(keys)
-    short = canonical_bytes - len(canonical(tx.batch(*(world.publish(k, amount=1) for k in keys))))
-    for i in range(len(keys)):
-        digits[i] += min(11, short)  # at most 12 nines: under amount_max_wh
-        short -= digits[i] - 1
-    assert short == 0
-    body = canonical(tx.batch(*(world.publish(k, amount=int("9" * d)) for k, d in zip(keys, digits, strict=True))))
-    assert len(body) == canonical_bytes
-    return body
 
 
 def test_a_batch_at_the_size_limit_commits_and_one_byte_more_is_413(client, world):

@@ -35,8 +35,7 @@ def test_killed_nodes_lose_nothing(backend, tmp_path):
     for _ in range(KILLS):
         soak.round(run_s=1.5)
     soak.final_check()
-    assert soak.kills == KILLS and soak.answered > 0 and not soak.errors
-    assert len(soak.checkpoints) > KILLS
+    assert soak.kills == KILLS and soak.answered >= KILLS and not soak.errors
 
 
 def test_a_killed_nodes_verification_workers_do_not_outlive_it(backend, tmp_path):

@@ -10,7 +10,10 @@ from origin.ledger import tiles
 from origin.ledger.api import create_app
 from origin.ledger.sqlite import SQLiteStore
 from origin.protocol import merkle, note
-from world import LOG_SIGNER, Key, World, decode, make_node
+from origin.protocol import transactions as tx
+from origin.protocol.limits import BATCH_BYTES_MAX
+from origin.protocol.log import replay
+from world import LEDGER, LOG_SIGNER, Key, World, decode, exact_batch, make_node
 
 
 @pytest.mark.parametrize("n,path", [(0, "000"), (67, "067"), (1000, "x001/000"), (1234067, "x001/x234/067")])
@@ -102,3 +105,28 @@ def test_inclusion_proof_from_tiles_alone(served):
 def test_tile_paths_take_ascii_digits_only(path):
     with pytest.raises(tiles.TileError):
         tiles.parse_tile_path(path)
+
+
+def test_a_whole_log_mirrors_through_entry_bundles_alone(tmp_path):
+    """Protocol 1.1: every entry fits a bundle, so standard tooling can mirror any log from
+    /checkpoint and /tile/entries/ alone -- here, one with two batches of the largest size."""
+    world = World()
+    node = make_node(SQLiteStore(tmp_path / "l.db"), [world.issuer.public.hex()])
+    largest = [tx.decode_batch(exact_batch(world, BATCH_BYTES_MAX), LEDGER) for _ in range(2)]
+    node.commit_group(largest + [decode(world.publish(Key())) for _ in range(300)])
+    client = TestClient(create_app(node))
+    checkpoint = note.Checkpoint.parse(note.open_note(client.get("/checkpoint").text, LOG_SIGNER.verifier))
+    mirrored = []
+    for n in range(-(-checkpoint.size // 256)):
+        width = min(256, checkpoint.size - 256 * n)
+        bundle = client.get("/" + tiles.tile_path("entries", n, width))
+        assert bundle.status_code == 200
+        data, at = bundle.content, 0
+        while at < len(data):
+            length = int.from_bytes(data[at : at + 2], "big")
+            mirrored.append(data[at + 2 : at + 2 + length])
+            at += 2 + length
+    assert len(mirrored) == checkpoint.size and max(map(len, mirrored)) > BATCH_BYTES_MAX
+    replayed = replay(mirrored)
+    assert replayed.frontier.root() == checkpoint.root
+    node.store.close()
