@@ -26,7 +26,9 @@ WAIT_S_MAX = 120.0
 
 
 def figures(name: str, seconds: list[float]) -> None:
-    print(f"{name:<44} median {statistics.median(seconds):6.2f} s   max {max(seconds):6.2f} s   ({len(seconds)} rounds)")
+    print(
+        f"{name:<44} median {statistics.median(seconds):6.2f} s   max {max(seconds):6.2f} s   ({len(seconds)} rounds)"
+    )
 
 
 def terminations(tmp: Path, database: str, issuer: bytes, rounds: int) -> None:

@@ -1,5 +1,8 @@
 """A ledger in memory for tests: the rules applied to a dict, with keys made on demand."""
 
+import threading
+import time
+
 from origin.protocol import addresses, keys, note, rules
 from origin.protocol import transactions as tx
 from origin.protocol.addresses import GGO, MEASUREMENT, SETTLEMENT
@@ -146,3 +149,22 @@ def exact_batch(world: "World", canonical_bytes: int) -> bytes:
     body = canonical(tx.batch(*(world.publish(k, amount=a) for k, a in zip(owners, amounts, strict=True))))
     assert len(body) == canonical_bytes
     return body
+
+
+def hold_commits(node) -> threading.Event:
+    """Make the node's commits wait until the returned event is set."""
+    release, real_commit = threading.Event(), node.store.commit
+
+    def held(group):
+        release.wait(10)
+        real_commit(group)
+
+    node.store.commit = held
+    return release
+
+
+def wait_for(condition, timeout_s=10.0):
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)

@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 from origin.datahub import gsrn, meters
 from origin.datahub.api import create_datahub_app
 from origin.datahub.auth import TokenTable
+from origin.protocol.limits import JSON_BODY_BYTES_MAX
 from origin.protocol.wallet import Wallet
 
 TOKENS = {"issuer-token": {"subject": "energinet", "role": "issuer"},
@@ -111,3 +112,20 @@ def test_setting_an_xpub_through_the_api(api):
     assert client.put(f"/v1/meters/{g}/xpub", json=body, headers=as_("alice-token")).status_code == 404
     assert client.put(f"/v1/meters/{g}/xpub", json=body, headers=as_("bob-token")).json()["measurements_addressed"] == 0
     assert client.put(f"/v1/meters/{g}/xpub", json=body, headers=as_("bob-token")).status_code == 400
+
+
+def test_a_body_over_its_limit_is_refused_before_authentication(api):
+    """A stranger's huge body is refused as it streams, before anyone parses or authenticates it."""
+    client, as_, _ = api
+    chunks = (b" " * 65536 for _ in range(JSON_BODY_BYTES_MAX // 65536 + 2))
+    r = client.post("/v1/meters", content=chunks, headers={"content-type": "application/json"})
+    assert r.status_code == 413 and r.json()["error"]["code"] == "too_large"
+    at_limit = b'{"x": 1}' + b" " * (JSON_BODY_BYTES_MAX - 8)
+    assert client.post("/v1/meters", content=at_limit, headers={"content-type": "application/json"}).status_code == 401
+
+
+def test_numbers_of_any_length_in_a_body_are_refused(api):
+    client, as_, _ = api
+    body = b'{"gsrn": ' + b"9" * 5000 + b', "type": "PRODUCTION", "sector": "DK1", "owner": "customer-0"}'
+    r = client.post("/v1/meters", content=body, headers={**as_("issuer-token"), "content-type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "malformed"

@@ -5,14 +5,13 @@ import json
 
 import pytest
 from fastapi.testclient import TestClient
-from test_node import hold_commits, wait_for
 
 from origin.ledger.api import create_app
 from origin.protocol import merkle, note
 from origin.protocol import transactions as tx
 from origin.protocol.canonical import canonical, parse
 from origin.protocol.limits import BATCH_BODY_BYTES_MAX, BATCH_BYTES_MAX, BATCH_TRANSACTIONS_MAX
-from world import LOG_SIGNER, Key, World, exact_batch
+from world import LOG_SIGNER, Key, World, exact_batch, hold_commits, wait_for
 
 
 @pytest.fixture

@@ -11,14 +11,13 @@ import psycopg
 import pytest
 from backends import POSTGRES, Backend
 from test_crash import init_ledger
-from test_node import wait_for
 
 from harness.soak import Client, NodeProcess
 from origin.client import http
 from origin.ledger import replay
 from origin.ledger.node import CommitFailed, Node, Standby
 from origin.protocol.canonical import canonical
-from world import LEDGER, LOG_SIGNER, Clock, Key, World, decode, make_node
+from world import LEDGER, LOG_SIGNER, Clock, Key, World, decode, make_node, wait_for
 
 TAKEOVER_S_MAX = 60.0  # a liveness bound, not a speed test: bench/ledger_faults.py measures it
 

@@ -9,7 +9,6 @@ import pytest
 from backends import POSTGRES, Backend
 from fastapi.testclient import TestClient
 from test_crash import init_ledger
-from test_node import wait_for
 
 from harness.proxy import Proxy
 from harness.scratch import terminate_sessions
@@ -19,7 +18,7 @@ from origin.ledger.api import create_app
 from origin.ledger.node import Node
 from origin.ledger.postgres import PostgresStore
 from origin.protocol.canonical import canonical, parse, sha256_hex
-from world import LEDGER, LOG_SIGNER, Clock, Key, World, decode, make_node
+from world import LEDGER, LOG_SIGNER, Clock, Key, World, decode, make_node, wait_for
 
 RECOVERY_S_MAX = 60.0  # a liveness bound, far above what it takes (docs/ledger.md has the figure)
 

@@ -1,17 +1,18 @@
 """The node on SQLite: group commit, idempotency, durability across restarts, replay."""
 
 import threading
-import time
 
 import pytest
 
 from origin.ledger import replay
 from origin.ledger.node import Busy, CommitFailed, Node
+from origin.ledger.store import Outcome
 from origin.protocol import merkle, note
 from origin.protocol.canonical import canonical, parse
+from origin.protocol.limits import QUEUE_BATCHES_MAX, REFUSED_KEPT_MAX
 from origin.protocol.log import batch_entry
 from origin.protocol.times import format_time
-from world import LEDGER, LOG_SIGNER, NOW, Clock, Key, World, decode, make_node
+from world import LEDGER, LOG_SIGNER, NOW, Clock, Key, World, decode, hold_commits, make_node, wait_for
 
 
 @pytest.fixture
@@ -129,37 +130,22 @@ def test_sequencer_answers_futures_and_coalesces_duplicates(node_factory, world)
     assert node.submit(batch).result(timeout=10) == first.result()  # known outcome
 
 
-def hold_commits(node) -> threading.Event:
-    """Make the node's commits wait until the returned event is set."""
-    release, real_commit = threading.Event(), node.store.commit
-
-    def held(group):
-        release.wait(10)
-        real_commit(group)
-
-    node.store.commit = held
-    return release
-
-
-def wait_for(condition, timeout_s=10.0):
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
-
-
 def test_a_full_queue_refuses(backend, world):
+    """QUEUE_BATCHES_MAX batches wait behind a commit; one more is Busy."""
     store = make_node(backend.new_store(), [world.issuer.public.hex()]).store
-    node = Node(store, LOG_SIGNER, clock=Clock(), queue_batches_max=2).start()
+    node = Node(store, LOG_SIGNER, clock=Clock()).start()
     wait_for(lambda: node.role == "active")
     release = hold_commits(node)
     first = node.submit(decode(world.publish(Key())))
     wait_for(node._queue.empty)  # the sequencer holds the first in its commit
-    futures = [node.submit(decode(world.publish(Key()))) for _ in range(2)]
+    batch = decode(world.publish(Key()))
+    futures = [node.submit(batch)]
+    futures += [node.submit(decode(world.publish(Key()))) for _ in range(QUEUE_BATCHES_MAX - 1)]
+    assert node.submit(batch) is futures[0]  # the same batch again takes no place
     with pytest.raises(Busy):
         node.submit(decode(world.publish(Key())))
     release.set()
-    assert [f.result(timeout=10).status for f in [first, *futures]] == ["COMMITTED"] * 3
+    assert {f.result(timeout=60).status for f in [first, *futures]} == {"COMMITTED"}
     node.stop()
     store.close()
 
@@ -222,3 +208,32 @@ def test_created_is_the_first_write_even_within_one_group(node, world):
                        decode(world.transfer(receiver, onward.ggo))])  # fmt: skip
     assert [node.store.created(k.ggo) for k in (owner, receiver, onward)] == [1, 2, 3]
     assert replay.check(node.store).ok
+
+
+def test_refusing_junk_writes_nothing(node_factory, world):
+    """Junk costs no database write: 300 refused batches, no commit, no stored outcome; each
+    still answers its refusal while it is kept."""
+    node = node_factory(world=world)
+    commits = []
+    real_commit = node.store.commit
+    node.store.commit = lambda group: (commits.append(group), real_commit(group))[1]
+    junk = [decode(world.publish(Key(), signer=Key())) for _ in range(300)]
+    futures = [node.submit(batch) for batch in junk]
+    outcomes = [f.result(timeout=30) for f in futures]
+    assert {o.status for o in outcomes} == {"INVALID"} and commits == []
+    assert node.store.outcomes([b.id for b in junk]) == {}
+    assert node.outcome(junk[0].id) == outcomes[0]
+    assert node.submit(junk[0]).result(timeout=10) == outcomes[0]  # the same answer again
+    good = decode(world.publish(Key()))
+    assert node.submit(good).result(timeout=10).status == "COMMITTED" and len(commits) == 1
+
+
+def test_refusals_kept_are_the_newest_refused_kept_max(node_factory, world):
+    node = node_factory(world=world, start=False)
+    refusals = [Outcome(f"{i:064x}", "INVALID", error={"code": "malformed"}) for i in range(REFUSED_KEPT_MAX + 1)]
+    node._keep_refusals(refusals[:REFUSED_KEPT_MAX])
+    assert node.outcome(refusals[0].id) == refusals[0] and len(node._refused) == REFUSED_KEPT_MAX
+    node._keep_refusals(refusals[REFUSED_KEPT_MAX:])
+    assert len(node._refused) == REFUSED_KEPT_MAX
+    assert node.outcome(refusals[0].id).status == "UNKNOWN"  # the oldest made room
+    assert node.outcome(refusals[-1].id) == refusals[-1]

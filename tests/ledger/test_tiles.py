@@ -5,6 +5,8 @@ import functools
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from origin.ledger import tiles
 from origin.ledger.api import create_app
@@ -130,3 +132,14 @@ def test_a_whole_log_mirrors_through_entry_bundles_alone(tmp_path):
     replayed = replay(mirrored)
     assert replayed.frontier.root() == checkpoint.root
     node.store.close()
+
+
+@given(st.text(alphabet="0123456789x/.pentris", max_size=200) | st.text(max_size=60))
+@settings(max_examples=1000)
+def test_tile_path_fuzz(path):
+    """Any path is a tile or a TileError, never another exception."""
+    try:
+        level, n, width = tiles.parse_tile_path(path)
+    except tiles.TileError:
+        return
+    assert tiles.tile_path(level, n, width) == f"tile/{path}"

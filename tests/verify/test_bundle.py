@@ -7,12 +7,15 @@ import json
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from origin.cli import main
 from origin.ledger.api import create_app
 from origin.ledger.sqlite import SQLiteStore
 from origin.protocol import note
-from origin.protocol.canonical import canonical
+from origin.protocol.canonical import canonical, parse
+from origin.protocol.errors import ProtocolError
 from origin.protocol.limits import BUNDLE_BYTES_MAX
 from origin.verify.bundle import Unreadable, VerifyError, verify_bundle
 from world import LOG_SIGNER, Key, World, decode, make_node
@@ -181,3 +184,50 @@ def test_the_command_cannot_read_a_missing_or_huge_file(tmp_path):
         f.truncate(BUNDLE_BYTES_MAX + 1)
     r = CliRunner().invoke(main, ["verify", str(huge), "--log-key", str(LOG_SIGNER.verifier)])
     assert r.exit_code == 2 and f"at most {BUNDLE_BYTES_MAX} bytes" in r.output
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(0, 2**53 - 1) | st.text(max_size=80),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3),
+    max_leaves=12,
+)
+
+
+def verdict(data: bytes) -> str:
+    """What the verifier makes of any bytes: only its documented refusals may come out."""
+    try:
+        verify_bundle(parse(data), LOG_SIGNER.verifier)
+    except ProtocolError:
+        return "not JSON"
+    except Unreadable:
+        return "unreadable"
+    except VerifyError:
+        return "failed"
+    return "verified"
+
+
+@given(st.binary(max_size=500))
+@settings(max_examples=300)
+def test_fuzz_random_bytes(data):
+    assert verdict(data) in ("not JSON", "unreadable")
+
+
+@given(st.data())
+@settings(max_examples=400)
+def test_fuzz_mutated_bundles(ledger, data):
+    """A real bundle with one value anywhere in it replaced by random JSON."""
+    _, client, k = ledger
+    bundle = copy.deepcopy(bundle_of(client, k["c"]))
+    paths, stack = [], [((), bundle)]
+    while stack:
+        path, value = stack.pop()
+        paths.append(path)
+        children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        stack.extend(((*path, key), v) for key, v in children)
+    path = data.draw(st.sampled_from(paths[1:]))
+    target = bundle
+    for key in path[:-1]:
+        target = target[key]
+    replacement = data.draw(JSON)
+    target[path[-1]] = replacement
+    assert verdict(canonical(bundle)) in ("unreadable", "failed", "verified")

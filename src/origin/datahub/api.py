@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
+from starlette.exceptions import HTTPException
 
 from origin.datahub import COPENHAGEN, webhooks
 from origin.datahub import meters as meters_
@@ -59,6 +60,13 @@ def create_datahub_app(engine: Engine, authenticator: Authenticator) -> FastAPI:
     @app.exception_handler(Refused)
     async def _refused(request, exc: Refused):
         return exc.response
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "malformed")
+        response = refusal(exc.status_code, code, str(exc.detail))
+        response.headers.update(exc.headers or {})
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request, exc: RequestValidationError):

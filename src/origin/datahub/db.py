@@ -2,7 +2,11 @@
 production, the same code and tests on both. Nothing here ever holds an owner's private key."""
 
 import sqlite3
+from pathlib import Path
 
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -15,6 +19,7 @@ from sqlalchemy import (
     Text,
     create_engine,  # fmt: skip
     event,
+    inspect,
 )
 from sqlalchemy.engine import Engine
 
@@ -96,5 +101,24 @@ def connect(url: str) -> Engine:
             connection.execute("PRAGMA foreign_keys=ON")
             connection.execute("PRAGMA busy_timeout=10000")
 
-    metadata.create_all(engine)
+    migrate(engine)
     return engine
+
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def migrate(engine: Engine) -> str:
+    """Bring the schema to the newest numbered migration (Alembic, under migrations/); the
+    revision it is at. A database made before migrations existed is recognised as the first."""
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        tables = set(inspect(connection).get_table_names())
+        if "meters" in tables and "alembic_version" not in tables:
+            command.stamp(config, "0001")
+        command.upgrade(config, "head")
+        revision = MigrationContext.configure(connection).get_current_revision()
+    assert revision is not None, "the migrations ran"
+    return revision

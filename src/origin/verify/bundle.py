@@ -13,7 +13,6 @@ before it. Witnesses, who replay the whole log and cosign its checkpoints, vouch
 """
 
 import base64
-import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -135,7 +134,7 @@ def _proven_entries(items: list[dict[str, Any]], checkpoint: note.Checkpoint) ->
         try:
             proof = [base64.b64decode(h, validate=True) for h in item["proof"]]
             leaf = merkle.leaf_hash(canonical(item["entry"]))
-        except (binascii.Error, ProtocolError):
+        except (ValueError, ProtocolError):  # binascii.Error is a ValueError, and so is non-ASCII
             raise VerifyError(f"entry {seq}: not well encoded") from None
         if not merkle.verify_inclusion(leaf, seq, checkpoint.size, proof, checkpoint.root):
             raise VerifyError(f"entry {seq}: its inclusion proof does not verify against the checkpoint")

@@ -104,8 +104,7 @@ class Witness:
             if checkpoint.root != root:
                 raise Alarm(f"two different trees of size {size}: the node forked its log")
             return self.latest()
-        proof = json.loads(self._get(f"/v1/proofs/consistency?from={size}&to={checkpoint.size}"))
-        hashes = [base64.b64decode(h) for h in proof["hashes"]]
+        hashes = _hashes(self._get(f"/v1/proofs/consistency?from={size}&to={checkpoint.size}"))
         if not merkle.verify_consistency(size, checkpoint.size, root, checkpoint.root, hashes):
             raise Alarm(f"checkpoint {checkpoint.size} is not consistent with checkpoint {size}: "
                         "history was rewritten")  # fmt: skip
@@ -167,3 +166,12 @@ class Witness:
 
     def close(self) -> None:
         self.store.close()
+
+
+def _hashes(answer: bytes) -> list[bytes]:
+    """The hashes of a proof answer; ValueError if it is not one (the node is asked again)."""
+    try:
+        hashes = json.loads(answer)["hashes"]
+        return [base64.b64decode(h, validate=True) for h in hashes]
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"the node's proof is not {{'hashes': [base64, ...]}}: {exc!r}") from None

@@ -1,0 +1,40 @@
+"""The DataHub service's schema comes from numbered migrations (Alembic), on both backends: the
+migrated schema is exactly what the code's tables declare, and a database made before
+migrations existed is taken up where it is."""
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, inspect
+
+from origin.datahub import db
+
+
+def sqlalchemy_url(database_url: str) -> str:
+    return database_url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+def test_the_migrations_make_the_declared_schema(database_url):
+    engine = db.connect(database_url)
+    with engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), db.metadata) == []
+        assert MigrationContext.configure(connection).get_current_revision() == db.migrate(engine)
+    engine.dispose()
+
+
+def test_migrating_twice_changes_nothing(database_url):
+    first = db.connect(database_url)
+    head = db.migrate(first)
+    first.dispose()
+    again = db.connect(database_url)
+    assert db.migrate(again) == head
+    again.dispose()
+
+
+def test_a_database_made_before_migrations_is_taken_up(database_url):
+    engine = create_engine(sqlalchemy_url(database_url))
+    db.metadata.create_all(engine)  # as the service made it before it had migrations
+    assert "alembic_version" not in inspect(engine).get_table_names()
+    engine.dispose()
+    engine = db.connect(database_url)
+    assert "alembic_version" in inspect(engine).get_table_names()
+    engine.dispose()
