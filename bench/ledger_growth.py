@@ -53,7 +53,7 @@ def main():
     rng = random.Random(3)
     yardstick = verify_rate()
     print(f"yardstick: {yardstick:,.0f} signature verifications/s on one core; backend {args.backend}")
-    print(f"{'GGOs in state':>14} {'fill s':>7} {'tx/s':>8} {'ratio':>6} {'us/tx':>7} {'rules us/tx':>12} "
+    print(f"{'GGOs in state':>14} {'fill s':>7} {'tx/s':>8} {'ratio':>6} {'us/tx':>7} {'apply us/tx':>12} "
           f"{'storage us/tx':>14} {'RSS MiB':>8}")  # fmt: skip
     with new_store(args.backend) as store:
         signer = new_ledger(store)
@@ -67,9 +67,9 @@ def main():
             bodies = [canonical(b) for b in workload.batches(300)]
             r = drive(node, bodies, in_flight=8)
             rate = r["transactions"] / r["elapsed"]
-            us = {step: 1e6 * r[step] / r["transactions"] for step in ("elapsed", "rules", "storage")}
+            us = {step: 1e6 * r[step] / r["transactions"] for step in ("elapsed", "apply", "storage")}
             print(f"{size:>14,} {fill_s:>7.1f} {rate:>8,.0f} {rate / yardstick:>6.2f} {us['elapsed']:>7.1f} "
-                  f"{us['rules']:>12.1f} {us['storage']:>14.1f} {rss_mib():>8.0f}")  # fmt: skip
+                  f"{us['apply']:>12.1f} {us['storage']:>14.1f} {rss_mib():>8.0f}")  # fmt: skip
         node.stop()
     print(f"(each row commits a fresh workload of {r['transactions']} transactions)")
 
