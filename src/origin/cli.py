@@ -115,6 +115,7 @@ def serve(store, signer, host: str, port: int, demo_data: Path | None = None) ->
     from origin.ledger.api import create_app
     from origin.ledger.node import Node
     from origin.server import PortInUse, check_port, make_server
+    from origin.server import run as run_server
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
@@ -144,7 +145,7 @@ def serve(store, signer, host: str, port: int, demo_data: Path | None = None) ->
                    f"/fake-datahub every few minutes)", err=True)  # fmt: skip
     try:
         click.echo(f"ledger {node.ledger}: {node.frontier.size} entries; API on http://{host}:{port}/docs", err=True)
-        server.run()
+        run_server(server)
     finally:
         if datahub_service is not None:
             datahub_service.stop()
@@ -239,6 +240,7 @@ def witness(node_url, data, host, port, name, log_key, poll_s, exit_on_alarm):
 
     from origin.client import http
     from origin.server import PortInUse, make_server
+    from origin.server import run as run_server
     from origin.verify.witness import Alarm, Witness
     from origin.verify.witness_api import create_witness_app
 
@@ -265,7 +267,7 @@ def witness(node_url, data, host, port, name, log_key, poll_s, exit_on_alarm):
             time.sleep(poll_s)
 
     threading.Thread(target=follow, daemon=True).start()
-    server.run()
+    run_server(server)
     w.close()
     sys.exit(3 if alarmed.is_set() else 0)
 
@@ -319,12 +321,13 @@ def datahub_fake(host, port, count):
     from origin.datahub import synthetic
     from origin.datahub.fake import create_fake_app
     from origin.server import PortInUse, make_server
+    from origin.server import run as run_server
 
     try:
         server = make_server(create_fake_app(synthetic.fleet(count)), host, port)
     except PortInUse as exc:
         fail(str(exc))
-    server.run()
+    run_server(server)
 
 
 @datahub.command("add-meter")
@@ -392,6 +395,7 @@ def datahub_serve(data, host, port):
     from origin.datahub import service
     from origin.datahub.api import create_datahub_app
     from origin.server import PortInUse, make_server
+    from origin.server import run as run_server
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
@@ -406,7 +410,7 @@ def datahub_serve(data, host, port):
     svc.start()
     click.echo(f"DataHub service on http://{host}:{port}/docs", err=True)
     try:
-        server.run()
+        run_server(server)
     finally:
         svc.stop()
 

@@ -5,12 +5,14 @@ its limit (or at once, from Content-Length), before anything parses or authentic
 answers 408 to a body that takes longer than its limit to arrive. `SlowHeadProtocol` closes a
 connection whose request head is not complete within a limit of its first byte, or of the
 previous answer (uvicorn itself only times out idle keep-alive connections). `make_server`
-puts both on uvicorn, and checks that the port is free before anything says it listens.
+puts both on uvicorn, and checks that the port is free before anything says it listens; `run`
+serves until Ctrl-C or SIGTERM, either way letting the caller clean up.
 """
 
 import asyncio
 import errno
 import json
+import signal
 import socket
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
@@ -177,3 +179,18 @@ def make_server(app: ASGIApp, host: str, port: int) -> uvicorn.Server:
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", http=SlowHeadProtocol,
                             timeout_keep_alive=KEEP_ALIVE_S, lifespan="off")  # fmt: skip
     return uvicorn.Server(config)
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+def run(server: uvicorn.Server) -> None:
+    """Serve until Ctrl-C or SIGTERM. uvicorn shuts down gracefully, then raises the signal again
+    with the handler that was there before: for SIGTERM that is SystemExit here (the default
+    would kill the process), so the caller's clean-up (`finally`) runs as it does for Ctrl-C."""
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        server.run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
