@@ -25,6 +25,7 @@ from origin.datahub.db import import_issues, ledger_batches, measurements, meter
 from origin.protocol import transactions as tx
 from origin.protocol import wallet
 from origin.protocol.canonical import canonical, sha256_hex
+from origin.protocol.limits import SQL_PARAMETERS_MAX
 from origin.protocol.times import format_time
 
 TRANSACTIONS_PER_BATCH = 300
@@ -83,9 +84,9 @@ class Importer:
             views = {g: BIP32.from_xpub(m.meter_xpub) for g, m in known.items() if m.meter_xpub}
             keys = [(r.gsrn, r.begin_s) for r in readings]
             stored = {}
-            for i in range(0, len(keys), 500):
+            for i in range(0, len(keys), SQL_PARAMETERS_MAX):
                 rows = conn.execute(select(measurements.c.gsrn, measurements.c.begin_s, measurements.c.amount_wh)
-                                    .where(tuple_(measurements.c.gsrn, measurements.c.begin_s).in_(keys[i : i + 500])))  # fmt: skip
+                                    .where(tuple_(measurements.c.gsrn, measurements.c.begin_s).in_(keys[i : i + SQL_PARAMETERS_MAX])))  # fmt: skip
                 stored.update({(row.gsrn, row.begin_s): row.amount_wh for row in rows})
             new, issues = [], []
             for r in readings:
@@ -118,10 +119,10 @@ class Importer:
     @staticmethod
     def _known_issues(conn, issues):
         keys = [(i["gsrn"], i["begin_s"], i["kind"]) for i in issues]
-        for i in range(0, len(keys), 500):
+        for i in range(0, len(keys), SQL_PARAMETERS_MAX):
             yield from conn.execute(select(import_issues.c.gsrn, import_issues.c.begin_s, import_issues.c.kind)
                                     .where(tuple_(import_issues.c.gsrn, import_issues.c.begin_s,
-                                                  import_issues.c.kind).in_(keys[i : i + 500]))).mappings()  # fmt: skip
+                                                  import_issues.c.kind).in_(keys[i : i + SQL_PARAMETERS_MAX]))).mappings()  # fmt: skip
 
     def publish(self, report: Report, progress=lambda *a: None) -> None:
         with self.engine.connect() as conn:

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from origin.datahub import gsrn as gsrn_
 from origin.datahub.db import measurements, meters
 from origin.protocol import eecs, wallet
+from origin.protocol.limits import SECTOR_LENGTH_MAX
 from origin.protocol.transactions import CONSUMPTION, PRODUCTION
 
 OWNER_LENGTH_MAX = 200
@@ -36,8 +37,8 @@ def register(engine: Engine, *, gsrn, type, sector, owner, tech_type=None, fuel_
         raise MeterError(str(exc)) from None
     if type not in (PRODUCTION, CONSUMPTION):
         raise MeterError(f"type must be {PRODUCTION} or {CONSUMPTION}")
-    if not isinstance(sector, str) or not 0 < len(sector) <= 64:
-        raise MeterError("sector must be a name of 1 to 64 characters")
+    if not isinstance(sector, str) or not 0 < len(sector) <= SECTOR_LENGTH_MAX:
+        raise MeterError(f"sector must be a name of 1 to {SECTOR_LENGTH_MAX} characters")
     if not isinstance(owner, str) or not 0 < len(owner) <= OWNER_LENGTH_MAX:
         raise MeterError(f"owner must be a name of 1 to {OWNER_LENGTH_MAX} characters")
     if type == PRODUCTION:

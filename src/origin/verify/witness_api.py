@@ -5,11 +5,14 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
+from origin.protocol.limits import JSON_BODY_BYTES_MAX
+from origin.server import BoundedBody
 from origin.verify.witness import Witness
 
 
 def create_witness_app(witness: Witness) -> FastAPI:
     app = FastAPI(title="Origin witness", description="Cosigns the checkpoints of a ledger it replays.")
+    app.add_middleware(BoundedBody, bytes_max=JSON_BODY_BYTES_MAX)  # it takes no body: none is read
 
     @app.get("/checkpoint", response_class=PlainTextResponse,
              summary="The latest checkpoint this witness cosigned (the node's signed note plus its cosignature)")  # fmt: skip
