@@ -3,6 +3,8 @@
 import threading
 import time
 
+from hypothesis import strategies as st
+
 from origin.protocol import addresses, keys, note, rules
 from origin.protocol import transactions as tx
 from origin.protocol.addresses import GGO, MEASUREMENT, SETTLEMENT
@@ -168,3 +170,19 @@ def wait_for(condition, timeout_s=10.0):
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.01)
+
+
+def replace_somewhere(document, draw, values) -> None:
+    """Replace one value anywhere inside a JSON document (a dict or list, changed in place) by
+    one drawn from the Hypothesis strategy `values`: the fuzz targets' mutation."""
+    paths, stack = [], [((), document)]
+    while stack:
+        path, value = stack.pop()
+        paths.append(path)
+        children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        stack.extend(((*path, key), child) for key, child in children)
+    path = draw(st.sampled_from(paths[1:]))
+    target = document
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = draw(values)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from origin.protocol import transactions as tx
 from origin.protocol.canonical import canonical, parse
 from origin.protocol.errors import ProtocolError
-from world import LEDGER, Key, World
+from world import LEDGER, Key, World, replace_somewhere
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
@@ -43,17 +43,7 @@ def test_random_json_documents(value):
 def mutated_batches(draw):
     """A real batch with one value somewhere replaced by random JSON, or its bytes cut."""
     batch = tx.batch(World().publish(Key()), World().issue(Key()))
-    paths, stack = [], [((), batch)]
-    while stack:
-        path, value = stack.pop()
-        paths.append(path)
-        children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
-        stack.extend(((*path, k), v) for k, v in children)
-    path = draw(st.sampled_from(paths[1:]))
-    target = batch
-    for key in path[:-1]:
-        target = target[key]
-    target[path[-1]] = draw(JSON)
+    replace_somewhere(batch, draw, JSON)
     body = canonical(batch) if draw(st.booleans()) else json.dumps(batch, allow_nan=True).encode()
     return body[: draw(st.integers(0, len(body)))] if draw(st.booleans()) else body
 

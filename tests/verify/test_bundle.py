@@ -18,7 +18,7 @@ from origin.protocol.canonical import canonical, parse
 from origin.protocol.errors import ProtocolError
 from origin.protocol.limits import BUNDLE_BYTES_MAX
 from origin.verify.bundle import Unreadable, VerifyError, verify_bundle
-from world import LOG_SIGNER, Key, World, decode, make_node
+from world import LOG_SIGNER, Key, World, decode, make_node, replace_somewhere
 
 
 @pytest.fixture(scope="module")
@@ -218,16 +218,5 @@ def test_fuzz_mutated_bundles(ledger, data):
     """A real bundle with one value anywhere in it replaced by random JSON."""
     _, client, k = ledger
     bundle = copy.deepcopy(bundle_of(client, k["c"]))
-    paths, stack = [], [((), bundle)]
-    while stack:
-        path, value = stack.pop()
-        paths.append(path)
-        children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
-        stack.extend(((*path, key), v) for key, v in children)
-    path = data.draw(st.sampled_from(paths[1:]))
-    target = bundle
-    for key in path[:-1]:
-        target = target[key]
-    replacement = data.draw(JSON)
-    target[path[-1]] = replacement
+    replace_somewhere(bundle, data.draw, JSON)
     assert verdict(canonical(bundle)) in ("unreadable", "failed", "verified")
