@@ -40,7 +40,7 @@ def main():
         with tempfile.TemporaryDirectory() as tmp_name:
             tmp = Path(tmp_name)
             made = service.init(tmp / "datahub", ledger_url="http://127.0.0.1:0", ledger_id=LEDGER,
-                                datahub_url=f"http://127.0.0.1:{fake_port}", refresh_token="fake-refresh-token")  # fmt: skip
+                                datahub_url=f"http://127.0.0.1:{fake_port}/thirdpartyapi", refresh_token="fake-refresh-token")  # fmt: skip
             ledger_data.init(tmp / "ledger", LEDGER, [made["issuer_public_key"]])
             node = NodeProcess(tmp / "ledger", None)
             node.wait_role("active")
@@ -57,7 +57,7 @@ def main():
                                 meter_xpub=wallet.meter_xpub(i))  # fmt: skip
             while True:
                 try:
-                    if http("GET", f"http://127.0.0.1:{fake_port}/api/isalive", timeout=1)[0] == 200:
+                    if http("GET", f"http://127.0.0.1:{fake_port}/thirdpartyapi/api/isalive", timeout=1)[0] == 200:
                         break
                 except OSError:
                     time.sleep(0.1)

@@ -16,7 +16,7 @@ from starlette.routing import Mount
 
 from origin.datahub import db, meters, service, synthetic
 from origin.datahub.api import create_datahub_app
-from origin.datahub.fake import REFRESH_TOKEN, create_fake_app
+from origin.datahub.fake import PREFIX, REFRESH_TOKEN, create_fake_app
 from origin.ledger import data as ledger_data
 from origin.ledger.api import create_app
 from origin.ledger.node import Node
@@ -53,7 +53,7 @@ def prepare(data: Path, url: str, echo=print):
         echo(f"demo ledger created in {data}; keys in {data / KEYS_FILE}")
     config_path = data / DATAHUB / service.CONFIG
     config = json.loads(config_path.read_text())
-    config.update(ledger_url=url, datahub_url=f"{url}/fake-datahub")
+    config.update(ledger_url=url, datahub_url=f"{url}/fake-datahub{PREFIX}")
     config_path.write_text(json.dumps(config, indent=2))
     return ledger_data.open_store(data)
 

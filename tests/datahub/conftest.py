@@ -2,7 +2,7 @@ import os
 
 import pytest
 from datahub_world import FLEET, Ledger
-from test_client import Transport
+from test_client import BASE, Clock, Transport
 
 from harness.scratch import scratch_database
 from origin.datahub import db, meters, synthetic
@@ -37,8 +37,9 @@ def setup(tmp_path, database_url):
         meters.register(engine, gsrn=m.gsrn, type="PRODUCTION" if m.type_of_mp == "E18" else "CONSUMPTION",
                         sector=m.sector, owner=m.owner, tech_type=tech, fuel_type=fuel,
                         meter_xpub=wallet.meter_xpub(i))  # fmt: skip
-    fake = Transport(create_fake_app(meters=FLEET, clock=lambda: 1e9))
-    datahub = DataHubClient("http://fake", REFRESH_TOKEN, request=fake, sleep=lambda s: None)
+    clock = Clock()
+    fake = Transport(create_fake_app(meters=FLEET, clock=clock, rate_limits=False))
+    datahub = DataHubClient(BASE, REFRESH_TOKEN, request=fake, sleep=clock.sleep, clock=clock)
 
     def importer(**kw):
         return Importer(engine, datahub, "http://ledger", LEDGER, issuer.secret, post=ledger.post,

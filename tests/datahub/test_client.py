@@ -1,47 +1,66 @@
-"""The DataHub client against the fake DataHub: tokens, renewal, retries, day boundaries."""
+"""The DataHub client against the fake DataHub: the prefix, JWT tokens cached until exp and
+renewed on 401, the rate limits kept by a limiter, 429 and 503 waited out for the minute the
+API asks, 400 refusals with their codes, dates never past today, per-meter errors."""
+
+from datetime import date
 
 import pytest
 from fastapi.testclient import TestClient
 
 from origin.datahub import synthetic
-from origin.datahub.client import DataHubClient, DataHubError, danish_days
-from origin.datahub.fake import REFRESH_TOKEN, create_fake_app
+from origin.datahub.client import RETRY_WAIT_S, DataHubClient, DataHubError, RateLimiter, danish_days
+from origin.datahub.fake import PREFIX, REFRESH_TOKEN, create_fake_app
 from origin.protocol.times import parse_time
+
+NOW = parse_time("2025-11-01T12:00:00Z")
+BASE = f"http://fake{PREFIX}"
 
 
 class Transport:
     """Routes the client's requests into an app, and can fail some on purpose."""
 
     def __init__(self, app, failures=()):
-        self.client, self.failures, self.calls = TestClient(app), list(failures), []
+        self.client, self.failures, self.calls, self.statuses = TestClient(app), list(failures), [], []
 
     def __call__(self, method, url, body=None, headers=None):
-        self.calls.append((method, url.removeprefix("http://fake")))
+        path = url.removeprefix("http://fake")
+        self.calls.append((method, path.removeprefix(PREFIX)))
         if self.failures:
             return self.failures.pop(0), b"busy"
-        r = self.client.request(method, url.removeprefix("http://fake"), content=body, headers=headers)
+        r = self.client.request(method, path, content=body, headers=headers)
+        self.statuses.append(r.status_code)
         return r.status_code, r.content
 
 
-def make(failures=(), clock=None, **kw):
-    app = create_fake_app(clock=clock or (lambda: 1e9), **kw)
+class Clock:
+    def __init__(self, now=NOW):
+        self.now, self.slept = now, []
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def make(failures=(), clock=None, rate_limits=False, **kw):
+    clock = clock or Clock()
+    app = create_fake_app(clock=clock, rate_limits=rate_limits, **kw)
     transport = Transport(app, failures)
-    return DataHubClient("http://fake", REFRESH_TOKEN, request=transport, sleep=lambda s: None), transport
+    return DataHubClient(BASE, REFRESH_TOKEN, request=transport, sleep=clock.sleep, clock=clock), transport, clock
 
 
-def test_danish_days():
-    assert [str(d) for d in danish_days(parse_time("2025-03-29T23:00:00Z"), parse_time("2025-03-30T22:00:00Z"))] == [
-        "2025-03-30",
-        "2025-03-31",
-    ]
-    assert [str(d) for d in danish_days(parse_time("2025-01-01T12:00:00Z"), parse_time("2025-01-01T13:00:00Z"))] == [
-        "2025-01-01",
-        "2025-01-02",
-    ]
+def test_danish_days_and_today():
+    days = danish_days(parse_time("2025-03-29T23:00:00Z"), parse_time("2025-03-30T22:00:00Z"))
+    assert [str(d) for d in days] == ["2025-03-30", "2025-03-31"]
+    today = danish_days(parse_time("2025-01-01T12:00:00Z"), parse_time("2025-01-01T13:00:00Z"))
+    assert [str(d) for d in today] == ["2025-01-01", "2025-01-02"]
+    assert danish_days(parse_time("2025-01-01T12:00:00Z"), parse_time("2025-01-01T13:00:00Z"), date(2025, 1, 1)) is None
 
 
 def test_readings_of_exactly_the_period_asked_for():
-    client, _ = make()
+    client, _, _ = make()
     gsrns = [m.gsrn for m in synthetic.fleet()]
     begin, end = parse_time("2025-10-26T10:00:00Z"), parse_time("2025-10-26T14:00:00Z")
     readings, errors = client.timeseries(gsrns, begin, end)
@@ -51,25 +70,73 @@ def test_readings_of_exactly_the_period_asked_for():
     assert sum(r.gsrn == hourly[0].gsrn for r in readings) == 4
 
 
+def test_today_is_asked_for_tomorrow():
+    client, transport, _ = make()
+    readings, errors = client.timeseries([synthetic.fleet()[0].gsrn], NOW - 7200, NOW)
+    assert (readings, errors) == ([], []) and not any("gettimeseries" in url for _, url in transport.calls)
+    readings, _ = client.timeseries([synthetic.fleet()[0].gsrn], NOW - 86400, NOW)
+    assert readings and all(r.end_s <= parse_time("2025-10-31T23:00:00Z") for r in readings)
+
+
 def test_at_most_ten_meters_a_call():
-    client, transport = make(meters=synthetic.fleet(25))
+    client, transport, _ = make(meters=synthetic.fleet(25))
     client.timeseries([m.gsrn for m in synthetic.fleet(25)], parse_time("2025-01-01T00:00:00Z"),
                       parse_time("2025-01-01T01:00:00Z"))  # fmt: skip
     assert sum("gettimeseries" in url for _, url in transport.calls) == 3
 
 
-def test_an_expired_token_is_renewed_once():
-    now = [1e9]
-    client, transport = make(clock=lambda: now[0], token_ttl_s=60)
-    client.metering_points("customerKey", "customer-0")
-    now[0] += 120
-    assert client.metering_points("customerKey", "customer-0")
-    assert sum(url == "/api/token" for _, url in transport.calls) == 2
-
-
-def test_busy_answers_are_retried_then_given_up():
-    client, _ = make(failures=[503, 429])
-    assert client.metering_points("customerKey", "customer-0")
-    client, _ = make(failures=[503] * 10)
-    with pytest.raises(DataHubError, match="still refused"):
+def test_the_token_is_kept_until_its_exp_and_renewed_on_401():
+    client, transport, clock = make(token_ttl_s=3600)
+    for _ in range(5):
         client.metering_points("customerKey", "customer-0")
+    assert sum(url == "/api/token" for _, url in transport.calls) == 1
+    clock.now += 3600  # past exp, less the margin
+    client.metering_points("customerKey", "customer-0")
+    assert sum(url == "/api/token" for _, url in transport.calls) == 2
+    client._access = ("revoked.token.x", clock.now + 999)
+    assert client.metering_points("customerKey", "customer-0")
+    assert sum(url == "/api/token" for _, url in transport.calls) == 3
+
+
+def test_the_rate_limits_are_kept_not_discovered():
+    """150 calls in a row: the client waits instead of being refused."""
+    client, transport, clock = make(rate_limits=True)
+    for _ in range(150):
+        client.metering_points("customerKey", "customer-0")
+    assert len(transport.statuses) == 151 and 429 not in transport.statuses
+    assert sum(clock.slept) >= 60 - 1e-6
+
+
+def test_busy_answers_are_waited_out_for_a_minute_then_reported():
+    client, _, clock = make(failures=[503, 429])
+    assert client.metering_points("customerKey", "customer-0")
+    assert clock.slept.count(RETRY_WAIT_S) == 2
+    client, _, _ = make(failures=[503] * 10)
+    with pytest.raises(DataHubError, match="still after"):
+        client.metering_points("customerKey", "customer-0")
+
+
+def test_a_refused_request_names_the_apis_code():
+    client, _, _ = make()
+    with pytest.raises(DataHubError) as exc:
+        client._call("POST", "/api/meterdata/gettimeseries/2025-01-02/2025-01-02/Actual",
+                     {"meteringPoints": {"meteringPoint": []}})  # fmt: skip
+    assert exc.value.code == 30002
+
+
+def test_authorisations_and_details():
+    client, _, _ = make()
+    grants = client.authorizations()
+    points = client.metering_points("authorizationId", grants[0]["id"])
+    ids = client.metering_point_ids("authorizationId", grants[0]["id"])
+    assert [p["meteringPointId"] for p in points] == ids
+    found, errors = client.details([*ids, "571313999999999990"])
+    assert set(found) == set(ids) and [e.code for e in errors] == [20012]
+
+
+def test_a_limiter_waits_for_the_minute():
+    clock = Clock()
+    limiter = RateLimiter(2, clock, clock.sleep)
+    for _ in range(3):
+        limiter.wait()
+    assert clock.slept == [60]

@@ -91,7 +91,9 @@ def test_a_meter_without_an_xpub_is_imported_then_published_once_it_has_one(setu
     late = synthetic.FakeMeter(gsrn.make("57131399999999999"), "household", "DK1", "PT1H", "customer-9")
     meters.register(engine, gsrn=late.gsrn, type="CONSUMPTION", sector="DK1", owner="customer-9")
     importer_ = importer()
-    importer_.datahub._request.client = TestClient(create_fake_app(meters=[*FLEET, late], clock=lambda: 1e9))
+    importer_.datahub._request.client = TestClient(
+        create_fake_app(meters=[*FLEET, late], clock=importer_.datahub._clock, rate_limits=False)
+    )
     importer_.datahub._access = None
     importer_.run(BEGIN, END)
     with engine.connect() as conn:

@@ -87,10 +87,17 @@ def test_a_failed_item_beside_a_good_one():
         {"position": "2"}),
     lambda r: r["result"][0]["MyEnergyData_MarketDocument"]["TimeSeries"][0]["Period"][0]["Point"][0].update(
         {"out_Quantity.quality": "Z99"}),
-    lambda r: r.pop("result"),
 ])  # fmt: skip
-def test_malformed_responses(broken):
+def test_a_malformed_item_is_that_meters_error_only(broken):
+    """One meter's unreadable answer is reported for it; the other meters' readings stand."""
+    good = response([("2025-01-14T23:00:00Z", "2025-01-15T23:00:00Z", "PT1H", points(24))])["result"][0]
     r = response([("2025-01-14T23:00:00Z", "2025-01-15T23:00:00Z", "PT1H", points(24))])
     broken(r)
+    r["result"].append({**good, "id": "other"})
+    readings, errors = timeseries.parse(r)
+    assert len(readings) == 24 and len(errors) == 1 and errors[0].text.startswith("unreadable")
+
+
+def test_an_answer_without_a_result_list_is_malformed():
     with pytest.raises(timeseries.FormatError):
-        timeseries.parse(r)
+        timeseries.parse({})

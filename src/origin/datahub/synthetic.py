@@ -31,6 +31,7 @@ class FakeMeter:
     sector: str
     resolution: str  # PT1H or PT15M
     owner: str  # the customer key the fake authorises it under
+    profiled: bool = False  # flex-settled from a profile: the DataHub adds a monthly A64 series
 
     @property
     def type_of_mp(self) -> str:
@@ -87,5 +88,6 @@ def fleet(count: int = 12, sector: str = "DK1") -> list[FakeMeter]:
     for i in range(count):
         kind = kinds[i % len(kinds)]
         resolution = "PT15M" if kind in ("offshore", "factory") else "PT1H"
-        meters.append(FakeMeter(gsrn_.make(f"5713130000{i:07d}"), kind, sector, resolution, f"customer-{i % 4}"))
+        meters.append(FakeMeter(gsrn_.make(f"5713130000{i:07d}"), kind, sector, resolution, f"customer-{i % 4}",
+                                profiled=i == 3))  # fmt: skip
     return meters

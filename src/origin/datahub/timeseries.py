@@ -61,23 +61,35 @@ def _time(text, where: str) -> int:
         raise FormatError(f"{where}: {text!r} is not a UTC time") from None
 
 
+PROFILED = "A64"  # a profiled meter's monthly consumption statement: not metered energy
+
+
 def parse(response: dict) -> tuple[list[Reading], list[ItemError]]:
-    """Readings of every successful item, and the errors of the failed ones."""
+    """Readings of every successful item, and the errors of the others: a failed item, or one
+    that cannot be read, is that meter's error, never the whole answer's. A profiled meter's
+    statement series (A64) is left out."""
     try:
         items = response["result"]
     except (KeyError, TypeError):
         raise FormatError("no result list") from None
+    if not isinstance(items, list):
+        raise FormatError("the result is not a list")
     readings, errors = [], []
     for item in items:
-        if not item.get("success"):
-            errors.append(ItemError(item.get("id", "?"), item.get("errorCode", 0), item.get("errorText", "")))
+        gsrn = str(item.get("id", "?")) if isinstance(item, dict) else "?"
+        if not isinstance(item, dict) or not item.get("success"):
+            code = item.get("errorCode", 0) if isinstance(item, dict) else 0
+            errors.append(ItemError(gsrn, code, str(item.get("errorText", "")) if isinstance(item, dict) else ""))
             continue
         try:
             series = item["MyEnergyData_MarketDocument"]["TimeSeries"]
-        except (KeyError, TypeError):
-            raise FormatError(f"item {item.get('id')}: no TimeSeries") from None
-        for ts in series:
-            readings.extend(_series(ts))
+            found = [r for ts in series if ts.get("businessType") != PROFILED for r in _series(ts)]
+        except (KeyError, TypeError, AttributeError):
+            errors.append(ItemError(gsrn, 0, "unreadable: no TimeSeries"))
+        except FormatError as exc:
+            errors.append(ItemError(gsrn, 0, f"unreadable: {exc}"))
+        else:
+            readings.extend(found)
     return readings, errors
 
 
