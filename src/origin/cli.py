@@ -111,7 +111,7 @@ def serve(store, signer, host: str, port: int, demo_data: Path | None = None) ->
     import threading
 
     from origin.datahub.service import Service
-    from origin.demo import DATAHUB, platform_app, trade_once
+    from origin.demo import DATAHUB, onboard, platform_app, trade_once
     from origin.ledger.api import create_app
     from origin.ledger.node import Node
     from origin.server import PortInUse, check_port, make_server
@@ -133,6 +133,7 @@ def serve(store, signer, host: str, port: int, demo_data: Path | None = None) ->
         while not server.started and not server.should_exit:
             time.sleep(0.1)
         try:
+            onboard(demo_data, datahub_service)
             datahub_service.import_recent(int(time.time()))
             trade_once(demo_data, node, int(time.time()))
         except Exception:  # the platform still serves; the scheduled import tries again
@@ -330,26 +331,175 @@ def datahub_fake(host, port, count):
     run_server(server)
 
 
-@datahub.command("add-meter")
-@click.option("--data", type=click.Path(file_okay=False, path_type=Path), required=True)
-@click.option("--gsrn", required=True)
-@click.option("--type", "type_", type=click.Choice(["PRODUCTION", "CONSUMPTION"]), required=True)
-@click.option("--sector", required=True)
-@click.option("--owner", required=True)
-@click.option("--tech-type", default=None)
-@click.option("--fuel-type", default=None)
-@click.option("--meter-xpub", default=None, help="The owner's m/1'/i' xpub; without it: imported, not published.")
-def datahub_add_meter(data, gsrn, type_, sector, owner, tech_type, fuel_type, meter_xpub):
-    """Register a metering point."""
-    from origin.datahub import db, meters, service
+def _service(data: Path):
+    from origin.datahub import service
 
     try:
-        config, _ = service.load(data)
-        meters.register(db.connect(config.database), gsrn=gsrn, type=type_, sector=sector, owner=owner,
-                        tech_type=tech_type, fuel_type=fuel_type, meter_xpub=meter_xpub)  # fmt: skip
-    except (service.ConfigError, meters.MeterError) as exc:
+        return service.Service(data)
+    except service.ConfigError as exc:
         fail(str(exc))
-    click.echo(f"registered {gsrn}")
+
+
+@datahub.command("sync")
+@click.option("--data", type=click.Path(file_okay=False, path_type=Path), required=True)
+def datahub_sync(data):
+    """Bring the meters in line with the DataHub: the metering points of every authorisation."""
+    from origin.datahub.client import DataHubError
+
+    svc = _service(data)
+    try:
+        report = svc.sync()
+    except (DataHubError, OSError) as exc:
+        fail(f"the DataHub could not be asked: {exc}")
+    finally:
+        svc.stop()
+    click.echo("\n".join(report.lines()))
+
+
+@datahub.group("meter")
+def datahub_meter():
+    """Show meters, and what the issuing body decides of them."""
+
+
+def _meter_change(data: Path, gsrn: str, change) -> None:
+    from origin.datahub import meters
+
+    svc = _service(data)
+    try:
+        change(svc.engine)
+        click.echo(json.dumps(meters.show(svc.engine, gsrn, svc.sectors()), indent=2))
+    except meters.MeterError as exc:
+        fail(str(exc))
+    finally:
+        svc.stop()
+
+
+DATA_OPTION = click.option("--data", type=click.Path(file_okay=False, path_type=Path), required=True)
+
+
+@datahub_meter.command("list")
+@DATA_OPTION
+@click.option("--owner", default=None, help="Only this owner's (customer key or CVR).")
+def meter_list(data, owner):
+    """Every meter, one line each, with what it waits for."""
+    from origin.datahub import meters
+
+    svc = _service(data)
+    cursor: str | None = ""
+    sectors = svc.sectors()
+    while cursor is not None:
+        page, cursor = meters.listed(svc.engine, sectors, owner, cursor)
+        for m in page:
+            waits = "; ".join(m["waiting_for"]) or "certified"
+            click.echo(f"{m['gsrn']}  {m['type']:<11} {m['sector'] or '-':<4} {m['owner']:<20} {waits}")
+    svc.stop()
+
+
+@datahub_meter.command("show")
+@DATA_OPTION
+@click.argument("gsrn")
+def meter_show(data, gsrn):
+    """One meter, as JSON."""
+    _meter_change(data, gsrn, lambda engine: None)
+
+
+@datahub_meter.command("set-technology")
+@DATA_OPTION
+@click.argument("gsrn")
+@click.option("--tech-type", required=True, help="EECS technology code, e.g. T020000 (wind).")
+@click.option("--fuel-type", required=True, help="EECS fuel code, e.g. F01050100 (wind).")
+def meter_set_technology(data, gsrn, tech_type, fuel_type):
+    """The issuing body's technology and fuel of a production meter."""
+    from origin.datahub import meters
+
+    _meter_change(data, gsrn, lambda engine: meters.set_technology(engine, gsrn, tech_type, fuel_type))
+
+
+@datahub_meter.command("set-sector")
+@DATA_OPTION
+@click.argument("gsrn")
+@click.argument("sector")
+def meter_set_sector(data, gsrn, sector):
+    """The issuing body's sector, over the one the meter's postcode gives."""
+    from origin.datahub import meters
+
+    _meter_change(data, gsrn, lambda engine: meters.set_sector(engine, gsrn, sector))
+
+
+@datahub_meter.command("disable")
+@DATA_OPTION
+@click.argument("gsrn")
+def meter_disable(data, gsrn):
+    """Stop certifying a meter (its readings are still imported)."""
+    from origin.datahub import meters
+
+    _meter_change(data, gsrn, lambda engine: meters.set_disabled(engine, gsrn, True))
+
+
+@datahub_meter.command("enable")
+@DATA_OPTION
+@click.argument("gsrn")
+def meter_enable(data, gsrn):
+    from origin.datahub import meters
+
+    _meter_change(data, gsrn, lambda engine: meters.set_disabled(engine, gsrn, False))
+
+
+@datahub_meter.command("release")
+@DATA_OPTION
+@click.argument("gsrn")
+def meter_release(data, gsrn):
+    """Release a meter the ledger refused, once what it refused is fixed: it is tried again."""
+    from origin.datahub import meters
+
+    _meter_change(data, gsrn, lambda engine: meters.release(engine, gsrn))
+
+
+@datahub.group("token")
+def datahub_token():
+    """API tokens: kept as digests, shown once."""
+
+
+@datahub_token.command("add")
+@DATA_OPTION
+@click.option("--subject", required=True, help="The owner's customer key (or CVR), or the issuing body's name.")
+@click.option("--role", type=click.Choice(["owner", "issuer"]), required=True)
+@click.option("--label", default="", help="What the token is for.")
+def token_add(data, subject, role, label):
+    """Make a token; it is printed once and never stored."""
+    svc = _service(data)
+    try:
+        click.echo(svc.authenticator.add(subject, role, label, int(time.time())))
+    except ValueError as exc:
+        fail(str(exc))
+    finally:
+        svc.stop()
+
+
+@datahub_token.command("list")
+@DATA_OPTION
+def token_list(data):
+    svc = _service(data)
+    for t in svc.authenticator.listed():
+        click.echo(f"{t['id']}  {t['role']:<6} {t['subject']:<20} {t['label']}")
+    svc.stop()
+
+
+@datahub_token.command("revoke")
+@DATA_OPTION
+@click.argument("token_id")
+def token_revoke(data, token_id):
+    """Revoke a token by the id `token list` shows."""
+    svc = _service(data)
+    try:
+        revoked = svc.authenticator.revoke(token_id)
+    except ValueError as exc:
+        fail(str(exc))
+    finally:
+        svc.stop()
+    if not revoked:
+        fail(f"no token {token_id}")
+    click.echo(f"revoked {revoked} token")
 
 
 @datahub.command("import")
@@ -360,17 +510,13 @@ def datahub_import(data, time_from, time_to):
     """Import a period for all meters, publish it, and report gaps and corrections."""
     from rich.progress import Progress
 
-    from origin.datahub import service
     from origin.datahub.client import DataHubError
-    from origin.datahub.importer import LedgerUnavailable
+    from origin.datahub.importer import LedgerRefusesIssuer, LedgerUnavailable
 
     begin, end = _seconds(time_from), _seconds(time_to)
     if end <= begin:
         fail("--to must be after --from")
-    try:
-        svc = service.Service(data)
-    except service.ConfigError as exc:
-        fail(str(exc))
+    svc = _service(data)
     with Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
         task = progress.add_task("importing", total=None)
 
@@ -379,11 +525,14 @@ def datahub_import(data, time_from, time_to):
 
         try:
             report = svc.importer.run(begin, end, progress=show)
+        except LedgerRefusesIssuer as exc:
+            fail(str(exc))
         except (DataHubError, LedgerUnavailable, OSError) as exc:
             fail(f"{exc} -- run the import again: it resumes where it stopped")
+        finally:
+            svc.stop()
     click.echo("\n".join(report.lines()))
-    svc.stop()
-    sys.exit(1 if report.refused else 0)
+    sys.exit(1 if report.quarantined else 0)
 
 
 @datahub.command("serve")
@@ -392,18 +541,14 @@ def datahub_import(data, time_from, time_to):
 @click.option("--port", default=8702, type=int, show_default=True)
 def datahub_serve(data, host, port):
     """Run the DataHub service: its API, the scheduled import, webhook deliveries."""
-    from origin.datahub import service
     from origin.datahub.api import create_datahub_app
     from origin.server import PortInUse, make_server
     from origin.server import run as run_server
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    svc = _service(data)
     try:
-        svc = service.Service(data)
-    except service.ConfigError as exc:
-        fail(str(exc))
-    try:
-        server = make_server(create_datahub_app(svc.engine, svc.authenticator), host, port)
+        server = make_server(create_datahub_app(svc.engine, svc.authenticator, svc.sectors, svc.sync), host, port)
     except PortInUse as exc:
         svc.stop()
         fail(str(exc))

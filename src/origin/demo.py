@@ -14,7 +14,7 @@ from bip32 import BIP32
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from origin.datahub import db, meters, service, synthetic
+from origin.datahub import meters, service, synthetic
 from origin.datahub.api import create_datahub_app
 from origin.datahub.fake import PREFIX, REFRESH_TOKEN, create_fake_app
 from origin.ledger import data as ledger_data
@@ -33,7 +33,7 @@ KEYS_FILE = "demo-keys.json"
 TRADED_FILE = "traded"
 DATAHUB = "datahub"
 IMPORT_EVERY_S = 300
-LOOKBACK_S = 2 * 86400
+IMPORT_WINDOW_S = 2 * 86400
 HOUR_S = 3600
 TRADER = "trader"
 RESOLUTION_S = {"PT1H": 3600, "PT15M": 900}
@@ -54,33 +54,53 @@ def prepare(data: Path, url: str, echo=print):
     config_path = data / DATAHUB / service.CONFIG
     config = json.loads(config_path.read_text())
     config.update(ledger_url=url, datahub_url=f"{url}/fake-datahub{PREFIX}")
-    config_path.write_text(json.dumps(config, indent=2))
+    _rewrite_private(config_path, json.dumps(config, indent=2))
     return ledger_data.open_store(data)
 
 
+def _rewrite_private(path: Path, text: str) -> None:
+    """Replace a file readable by its owner only, atomically."""
+    new = path.with_name(path.name + ".new")
+    new.unlink(missing_ok=True)
+    service.write_private(new, text)
+    os.replace(new, path)
+
+
 def _datahub(data: Path, issuer: Wallet) -> dict[str, Wallet]:
-    """The DataHub service, its meters the fake DataHub's, each owner's meter xpub given."""
-    service.init(data / DATAHUB, ledger_url="", ledger_id=LEDGER_ID, datahub_url="", refresh_token=REFRESH_TOKEN,
-                 issuer_key=issuer.private_key([]))  # fmt: skip
+    """The DataHub service, and a wallet for each customer of the fake DataHub."""
+    service.init(data / DATAHUB, ledger_url="http://127.0.0.1", ledger_id=LEDGER_ID, datahub_url="http://127.0.0.1",
+                 refresh_token=REFRESH_TOKEN, issuer_key=issuer.private_key([]))  # fmt: skip
     config_path = data / DATAHUB / service.CONFIG
     config = json.loads(config_path.read_text())
-    config.update(import_every_s=IMPORT_EVERY_S, lookback_s=LOOKBACK_S)
-    config_path.write_text(json.dumps(config, indent=2))
-    engine = db.connect(config["database"])
-    owners: dict[str, Wallet] = {TRADER: Wallet.generate()}
-    for i, m in enumerate(synthetic.fleet()):
-        owner = owners.setdefault(m.owner, Wallet.generate())
-        kind = synthetic.KINDS[m.kind]
-        meters.register(engine, gsrn=m.gsrn, type="PRODUCTION" if kind[0] == "E18" else "CONSUMPTION",
-                        sector=m.sector, owner=m.owner, tech_type=kind[1], fuel_type=kind[2],
-                        meter_xpub=owner.meter_xpub(i))  # fmt: skip
-    engine.dispose()
+    config.update(import_every_s=IMPORT_EVERY_S, import_window_s=IMPORT_WINDOW_S)
+    _rewrite_private(config_path, json.dumps(config, indent=2))
+    owners = {TRADER: Wallet.generate()}
+    for m in synthetic.fleet():
+        owners.setdefault(m.owner, Wallet.generate())
     return owners
+
+
+def onboard(data: Path, datahub_service: service.Service) -> None:
+    """What the people of the demo do once the platform is up: the service lists the meters of
+    the customers' authorisations, the issuing body sets each production meter's technology,
+    and each owner gives their meter's xpub (the i-th meter of the fleet is m/1'/i')."""
+    datahub_service.sync()
+    keys = json.loads((Path(data) / KEYS_FILE).read_text())
+    sectors = datahub_service.sectors()
+    for i, m in enumerate(synthetic.fleet()):
+        meter = meters.show(datahub_service.engine, m.gsrn, sectors)
+        _, tech, fuel, _ = synthetic.KINDS[m.kind]
+        if tech and fuel and not meter["tech_type"]:
+            meters.set_technology(datahub_service.engine, m.gsrn, tech, fuel)
+        if not meter["meter_xpub"]:
+            xpub = Wallet.from_xprv(keys["owners"][m.owner]["xprv"]).meter_xpub(i)
+            meters.set_xpub(datahub_service.engine, m.gsrn, xpub, m.owner)
 
 
 def platform_app(node: Node, datahub_service: service.Service) -> Starlette:
     return Starlette(routes=[
-        Mount("/datahub", create_datahub_app(datahub_service.engine, datahub_service.authenticator)),
+        Mount("/datahub", create_datahub_app(datahub_service.engine, datahub_service.authenticator,
+                                             datahub_service.sectors, datahub_service.sync)),
         Mount("/fake-datahub", create_fake_app()),
         Mount("/", create_app(node)),
     ])  # fmt: skip
@@ -120,10 +140,7 @@ def trade_once(data: Path, node: Node, now_s: int) -> None:
         committed += 1
     for name, n in used.items():
         keys["owners"][name]["receive_keys_used"] = n
-    new = data / f"{KEYS_FILE}.new"
-    new.unlink(missing_ok=True)
-    service.write_private(new, json.dumps(keys, indent=2))
-    os.replace(new, data / KEYS_FILE)
+    _rewrite_private(data / KEYS_FILE, json.dumps(keys, indent=2))
     (data / TRADED_FILE).write_text(f"{committed} batches\n")
     logger.info("demo owners traded %d GGOs in %d batches", len(issued), committed)
 

@@ -1,16 +1,9 @@
 import os
 
 import pytest
-from datahub_world import FLEET, Ledger
-from test_client import BASE, Clock, Transport
+from datahub_world import ImporterWorld
 
 from harness.scratch import scratch_database
-from origin.datahub import db, meters, synthetic
-from origin.datahub.client import DataHubClient
-from origin.datahub.fake import REFRESH_TOKEN, create_fake_app
-from origin.datahub.importer import Importer
-from origin.protocol.wallet import Wallet
-from world import LEDGER, Key
 
 POSTGRES = os.environ.get("ORIGIN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -26,26 +19,21 @@ def database_url(request, tmp_path):
 
 
 @pytest.fixture
-def setup(tmp_path, database_url):
-    issuer = Key()
-    ledger = Ledger(tmp_path / "ledger.db", issuer)
-    engine = db.connect(database_url)
-    owners = {}
-    for i, m in enumerate(FLEET):
-        wallet = owners.setdefault(m.owner, Wallet.generate())
-        tech, fuel = (synthetic.KINDS[m.kind][1], synthetic.KINDS[m.kind][2])
-        meters.register(engine, gsrn=m.gsrn, type="PRODUCTION" if m.type_of_mp == "E18" else "CONSUMPTION",
-                        sector=m.sector, owner=m.owner, tech_type=tech, fuel_type=fuel,
-                        meter_xpub=wallet.meter_xpub(i))  # fmt: skip
-    clock = Clock()
-    fake = Transport(create_fake_app(meters=FLEET, clock=clock, rate_limits=False))
-    datahub = DataHubClient(BASE, REFRESH_TOKEN, request=fake, sleep=clock.sleep, clock=clock)
+def make_world(tmp_path, database_url):
+    """Worlds of a ledger (of the settings given), the fake DataHub and the onboarded fleet."""
+    made = []
 
-    def importer(**kw):
-        return Importer(engine, datahub, "http://ledger", LEDGER, issuer.secret, post=ledger.post,
-                        sleep=lambda s: None, transactions_per_batch=40, **kw)  # fmt: skip
+    def make(**settings) -> ImporterWorld:
+        world = ImporterWorld(tmp_path / f"ledger-{len(made)}.db", database_url, **settings)
+        made.append(world)
+        return world
 
-    yield importer, ledger, engine, owners, fake
-    ledger.node.stop()
-    ledger.node.store.close()
-    engine.dispose()
+    yield make
+    for world in made:
+        world.close()
+
+
+@pytest.fixture
+def setup(make_world):
+    world = make_world()
+    return world.importer, world.ledger, world.engine, world.owners, world.fake

@@ -2,9 +2,11 @@
 migrated schema is exactly what the code's tables declare, and a database made before
 migrations existed is taken up where it is."""
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 
 from origin.datahub import db
 
@@ -31,8 +33,14 @@ def test_migrating_twice_changes_nothing(database_url):
 
 
 def test_a_database_made_before_migrations_is_taken_up(database_url):
+    """The service used to create its tables as revision 0001 has them, without a version."""
     engine = create_engine(sqlalchemy_url(database_url))
-    db.metadata.create_all(engine)  # as the service made it before it had migrations
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(db.MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+        connection.execute(text("DROP TABLE alembic_version"))
     assert "alembic_version" not in inspect(engine).get_table_names()
     engine.dispose()
     engine = db.connect(database_url)

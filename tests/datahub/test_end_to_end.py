@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from harness.soak import NodeProcess, free_port
 from origin.client import http
-from origin.datahub import db, service, synthetic
+from origin.datahub import db, meters, service, synthetic
 from origin.ledger import data as ledger_data
 from origin.protocol.canonical import parse
 from origin.protocol.wallet import Wallet
@@ -42,15 +42,18 @@ def test_a_killed_import_resumes_and_publishes_everything_once(tmp_path):
         config = json.loads(config_path.read_text())
         config["ledger_url"] = node.url
         config_path.write_text(json.dumps(config))
-        owners = {}
-        for i, m in enumerate(synthetic.fleet(8)):
-            wallet = owners.setdefault(m.owner, Wallet.generate())
-            kind = synthetic.KINDS[m.kind]
-            extra = ["--tech-type", kind[1], "--fuel-type", kind[2]] if kind[0] == "E18" else []
-            subprocess.run([*ORIGIN, "datahub", "add-meter", "--data", str(service_dir), "--gsrn", m.gsrn,
-                            "--type", "PRODUCTION" if kind[0] == "E18" else "CONSUMPTION", "--sector", m.sector,
-                            "--owner", m.owner, "--meter-xpub", wallet.meter_xpub(i), *extra], check=True)  # fmt: skip
         wait_until(lambda: _alive(fake_port))
+        # The operator lists the authorisations' meters and sets the technologies (the CLI);
+        # the owners give their xpubs (through the API; here straight into the service).
+        subprocess.run([*ORIGIN, "datahub", "sync", "--data", str(service_dir)], check=True)
+        owners, engine = {}, db.connect(f"sqlite:///{service_dir / 'datahub.db'}")
+        for i, m in enumerate(synthetic.fleet(8)):
+            _, tech, fuel, _ = synthetic.KINDS[m.kind]
+            if tech:
+                subprocess.run([*ORIGIN, "datahub", "meter", "set-technology", "--data", str(service_dir), m.gsrn,
+                                "--tech-type", tech, "--fuel-type", fuel], check=True, capture_output=True)  # fmt: skip
+            meters.set_xpub(engine, m.gsrn, owners.setdefault(m.owner, Wallet.generate()).meter_xpub(i), m.owner)
+        engine.dispose()
 
         importer = subprocess.Popen([*ORIGIN, "datahub", "import", "--data", str(service_dir), *WEEK],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip

@@ -4,16 +4,17 @@ published exactly once, even when the import is killed half-way and run again.""
 import json
 
 import pytest
-from datahub_world import BEGIN, END, FLEET, Kill
+from datahub_world import BEGIN, END, FLEET, SECTORS, Kill
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from origin.datahub import db, gsrn, meters, synthetic
+from origin.datahub import db, gsrn, meters, synthetic, timeseries
 from origin.datahub.fake import create_fake_app
-from origin.datahub.importer import LedgerUnavailable
+from origin.datahub.importer import LedgerRefusesIssuer, LedgerUnavailable, Report
 from origin.protocol import addresses
 from origin.protocol.canonical import parse
 from origin.protocol.wallet import Wallet
+from world import Key
 
 
 def certified(engine) -> list:
@@ -87,21 +88,98 @@ def test_late_corrections_are_reported_not_published(setup):
 
 
 def test_a_meter_without_an_xpub_is_imported_then_published_once_it_has_one(setup):
-    importer, ledger, engine, _, _ = setup
+    importer, ledger, engine, _, fake = setup
     late = synthetic.FakeMeter(gsrn.make("57131399999999999"), "household", "DK1", "PT1H", "customer-9")
-    meters.register(engine, gsrn=late.gsrn, type="CONSUMPTION", sector="DK1", owner="customer-9")
     importer_ = importer()
-    importer_.datahub._request.client = TestClient(
-        create_fake_app(meters=[*FLEET, late], clock=importer_.datahub._clock, rate_limits=False)
-    )
-    importer_.datahub._access = None
-    importer_.run(BEGIN, END)
+    fake.client = TestClient(create_fake_app(meters=[*FLEET, late], clock=importer_.clock, rate_limits=False))
+    report = importer_.run(BEGIN, END)  # the sync finds customer-9's new authorisation and meter
+    assert report.meters.added == [late.gsrn]
     with engine.connect() as conn:
         waiting = conn.execute(select(db.measurements).where(db.measurements.c.gsrn == late.gsrn)).fetchall()
     assert waiting and all(r.address is None for r in waiting)
-    assert meters.set_xpub(engine, late.gsrn, Wallet.generate().meter_xpub(0)) == len(waiting)
+    assert meters.show(engine, late.gsrn, SECTORS)["waiting_for"] == ["its owner's meter xpub (m/1'/i')"]
+    assert meters.set_xpub(engine, late.gsrn, Wallet.generate().meter_xpub(0), "customer-9") == len(waiting)
+    assert importer_.run(BEGIN, END).published == len(waiting)
+
+
+def test_what_waits_for_the_issuing_body_is_imported_not_certified(setup):
+    """A production meter without the issuing body's technology, one in a sector the ledger does
+    not have, a disabled one: imported, not published, each saying why; then certified."""
+    importer, ledger, engine, _, _ = setup
+    wind = next(m for m in FLEET if m.kind == "wind").gsrn
+    house = next(m for m in FLEET if m.kind == "household").gsrn
+    solar = next(m for m in FLEET if m.kind == "solar").gsrn
+    with engine.begin() as conn:
+        conn.execute(update(db.meters).where(db.meters.c.gsrn == wind).values(tech_type=None, fuel_type=None))
+    meters.set_sector(engine, house, "DK9")
+    meters.set_disabled(engine, solar, True)
+    importer().run(BEGIN, END)
+    held = {wind: "technology and fuel", house: "sector the ledger has", solar: "disabled"}
+    for g, why in held.items():
+        assert any(why in w for w in meters.show(engine, g, SECTORS)["waiting_for"])
+        with engine.connect() as conn:
+            rows = conn.execute(select(db.measurements).where(db.measurements.c.gsrn == g)).fetchall()
+        assert rows and all(r.seq is None and r.batch is None for r in rows)
+    meters.set_technology(engine, wind, "T020000", "F01050100")
+    meters.set_sector(engine, house, "DK1")
+    meters.set_disabled(engine, solar, False)
+    importer().run(BEGIN, END)
+    assert all(r.seq is not None for r in certified(engine))
+
+
+def test_a_refused_batch_quarantines_its_meter_and_publishes_the_rest(make_world):
+    """The ledger takes hourly periods only: the 15-minute meters' batches are refused. Each such
+    meter is quarantined with the ledger's reason, and every other measurement is published."""
+    world = make_world(resolutions_s=[3600])
+    report = world.importer().run(BEGIN, END)
+    quarters = {m.gsrn for m in FLEET if m.resolution == "PT15M"}
+    assert {g for g, _ in report.quarantined} == quarters
+    assert all(e["code"] == "invalid_period" for _, e in report.quarantined)
+    rows = certified(world.engine)
+    assert all((r.seq is None) == (r.gsrn in quarters) for r in rows)  # nothing else stranded
+    for g in quarters:
+        assert any("invalid_period" in w for w in meters.show(world.engine, g, SECTORS)["waiting_for"])
+    with world.engine.connect() as conn:
+        refused = conn.execute(select(db.import_issues).where(db.import_issues.c.kind == "refused")).fetchall()
+    assert {r.gsrn for r in refused} == quarters and all("invalid_period" in r.detail for r in refused)
+
+
+def test_a_refusal_of_the_issuing_body_strands_nothing(make_world):
+    """The ledger does not know the service's issuer key: the import stops saying so, and every
+    measurement stays unclaimed; with the right key the next run publishes them all."""
+    world = make_world()
+    wrong = world.importer(issuer_key=Key().secret)
+    with pytest.raises(LedgerRefusesIssuer, match="unauthorized"):
+        wrong.run(BEGIN, END)
+    assert all(r.batch is None and r.seq is None for r in certified(world.engine))
+    report = world.importer().run(BEGIN, END)
+    assert report.published == len(certified(world.engine)) and not report.quarantined
+
+
+def test_a_ledger_of_another_id_is_refused_before_anything(make_world):
+    world = make_world()
+    with pytest.raises(LedgerRefusesIssuer, match=r"not 'other\.origin/dk'"):
+        world.importer(ledger_id="other.origin/dk").run(BEGIN, END)
+
+
+def test_time_is_sane(make_world):
+    """No reading of a period not yet ended is stored; production too old for a living GGO is
+    published without one, and reported."""
+    world = make_world(ggo_lifetime_s=2 * 86400)
+    importer_ = world.importer()
+    future = [timeseries.Reading(FLEET[0].gsrn, END + 3600 * i, END + 3600 * (i + 1), 5, "A04") for i in range(3)]
+    report = Report()
+    importer_.clock = lambda: END + 3600  # the first has ended, the others not
+    importer_.store(future, report)
+    assert report.stored == 1 and report.future == 2
+    importer_.clock = lambda: END + 3 * 86400  # two days after: every GGO of the day would be expired
     report = importer_.run(BEGIN, END)
-    assert report.published == len(waiting)
+    issued = [a for a in world.ledger.publications() if world.ledger.node.store.record(
+        addresses.in_namespace(addresses.GGO, a)) is not None]  # fmt: skip
+    assert report.expired > 0 and issued == []
+    with world.engine.connect() as conn:
+        expired = conn.execute(select(db.import_issues).where(db.import_issues.c.kind == "expired")).fetchall()
+    assert len(expired) == report.expired
 
 
 def test_the_ledger_not_answering_leaves_the_batch_for_next_time(setup):

@@ -1,14 +1,18 @@
-"""The DataHub service's HTTP API: meters, measurements and their summaries, the GSRN of a
-measurement (to its meter's owner and the issuing body only), webhooks, import issues."""
+"""The DataHub service's HTTP API: meters (as the DataHub describes them; the issuing body's and
+the owner's parts set by each), measurements and their sums, the GSRN of a measurement (to its
+meter's owner and the issuing body only), webhooks, import issues. Lists are paged with a
+cursor; every refusal is `{"error": {"code", "message"}}`."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException
 
@@ -22,25 +26,40 @@ from origin.protocol.limits import JSON_BODY_BYTES_MAX, LIST_LIMIT_MAX
 from origin.protocol.times import format_time, parse_time
 from origin.server import BoundedBody
 
-
-class MeterIn(BaseModel):
-    gsrn: str
-    type: Literal["PRODUCTION", "CONSUMPTION"]
-    sector: str
-    owner: str
-    tech_type: str | None = None
-    fuel_type: str | None = None
-    meter_xpub: str | None = None
+PAGE_DEFAULT = 1000
+_BEARER = HTTPBearer(auto_error=False, description="A token from `origin datahub token add`")
 
 
 class XpubIn(BaseModel):
     meter_xpub: str
 
 
+class TechnologyIn(BaseModel):
+    tech_type: str
+    fuel_type: str
+
+
+class SectorIn(BaseModel):
+    sector: str
+
+
+class EnabledIn(BaseModel):
+    enabled: bool
+
+
 class WebhookIn(BaseModel):
     url: str
     secret: str
     events: list[str] = list(webhooks.EVENTS)
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
 
 
 def refusal(status: int, code: str, message: str) -> JSONResponse:
@@ -52,14 +71,34 @@ class Refused(Exception):
         self.response = refusal(status, code, message)
 
 
-def create_datahub_app(engine: Engine, authenticator: Authenticator) -> FastAPI:  # noqa: PLR0915
-    app = FastAPI(title="Origin DataHub service",
-                  description="Meters, measurements imported from DataHub, and who may see a GSRN.")  # fmt: skip
-    app.add_middleware(BoundedBody, bytes_max=JSON_BODY_BYTES_MAX)
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    what = {400: "Malformed request", 401: "No valid bearer token", 403: "Not yours to do", 404: "Not found",
+            409: "Conflicts with the meter's state", 413: "Body too large"}  # fmt: skip
+    return {s: {"model": ErrorBody, "description": what[s]} for s in statuses}
 
+
+def create_datahub_app(engine: Engine, authenticator: Authenticator, sectors: Callable[[], frozenset[str]],
+                       sync: Callable[[], meters_.SyncReport]) -> FastAPI:  # fmt: skip
+    app = FastAPI(title="Origin DataHub service",
+                  description="Meters, measurements imported from DataHub, and who may see a GSRN. Every endpoint "
+                              "takes `Authorization: Bearer TOKEN` (`origin datahub token add` makes one).")  # fmt: skip
+    app.add_middleware(BoundedBody, bytes_max=JSON_BODY_BYTES_MAX)
+    _handlers(app)
+    who = _principals(authenticator)
+    _meter_routes(app, engine, sectors, sync, who)
+    _measurement_routes(app, engine, who)
+    _admin_routes(app, engine, who)
+    return app
+
+
+def _handlers(app: FastAPI) -> None:
     @app.exception_handler(Refused)
-    async def _refused(request, exc: Refused):
+    async def _refused(request: Request, exc: Refused) -> JSONResponse:
         return exc.response
+
+    @app.exception_handler(meters_.MeterError)
+    async def _meter_error(request: Request, exc: meters_.MeterError) -> JSONResponse:
+        return refusal(exc.status, exc.code, str(exc))
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
@@ -69,12 +108,18 @@ def create_datahub_app(engine: Engine, authenticator: Authenticator) -> FastAPI:
         return response
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(request, exc: RequestValidationError):
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         return refusal(400, "malformed", "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
 
-    def principal(request: Request) -> Principal:
-        header = request.headers.get("authorization", "")
-        found = authenticator.authenticate(header.removeprefix("Bearer ")) if header.startswith("Bearer ") else None
+
+class _Who:
+    def __init__(self, principal: Callable[..., Principal], issuer: Callable[..., Principal]):
+        self.principal, self.issuer = principal, issuer
+
+
+def _principals(authenticator: Authenticator) -> _Who:
+    def principal(credentials: HTTPAuthorizationCredentials | None = Depends(_BEARER)) -> Principal:
+        found = None if credentials is None else authenticator.authenticate(credentials.credentials)
         if found is None:
             raise Refused(401, "unauthenticated", "a valid bearer token is required")
         return found
@@ -84,85 +129,145 @@ def create_datahub_app(engine: Engine, authenticator: Authenticator) -> FastAPI:
             raise Refused(403, "forbidden", "only the issuing body may do this")
         return who
 
-    def visible_meter(gsrn: str, who: Principal) -> dict:
-        with engine.connect() as conn:
-            row = conn.execute(select(meters).where(meters.c.gsrn == gsrn)).first()
-        if row is None or not who.may_see(row.owner):
+    return _Who(principal, issuer)
+
+
+def _meter_routes(app: FastAPI, engine: Engine, sectors: Callable[[], frozenset[str]],
+                  sync: Callable[[], meters_.SyncReport], w: _Who) -> None:  # fmt: skip
+    def visible(gsrn: str, who: Principal) -> dict[str, Any]:
+        meter = meters_.show(engine, gsrn, sectors())
+        if not who.may_see(meter["owner"]):
             raise Refused(404, "not_found", f"no metering point {gsrn} of yours")
-        return dict(row._mapping)
+        return meter
 
-    @app.post("/v1/meters", status_code=201, summary="Register a metering point")
-    def register(meter: MeterIn, who: Principal = Depends(principal)):
-        if not who.may_see(meter.owner):
-            raise Refused(403, "forbidden", "an owner registers meters in their own name only")
-        try:
-            return meters_.register(engine, **meter.model_dump())
-        except meters_.MeterError as exc:
-            raise Refused(400, "invalid_meter", str(exc)) from None
+    @app.get("/v1/meters", summary="The metering points you may see, a page at a time", responses=_errors(400, 401))
+    def list_meters(who: Principal = Depends(w.principal), after: str = "",
+                    limit: int = Query(PAGE_DEFAULT, ge=1, le=LIST_LIMIT_MAX)) -> dict[str, Any]:  # fmt: skip
+        page, cursor = meters_.listed(engine, sectors(), None if who.role == ISSUER else who.subject, after, limit)
+        return {"meters": page, "next": cursor}
 
-    @app.get("/v1/meters", summary="The metering points you may see")
-    def list_meters(who: Principal = Depends(principal)):
-        return meters_.listed(engine, None if who.role == ISSUER else who.subject)
+    @app.get("/v1/meters/{gsrn}", summary="One metering point, and what it waits for", responses=_errors(401, 404))
+    def show_meter(gsrn: str, who: Principal = Depends(w.principal)) -> dict[str, Any]:
+        return visible(gsrn, who)
 
-    @app.get("/v1/meters/{gsrn}", summary="One metering point")
-    def show_meter(gsrn: str, who: Principal = Depends(principal)):
-        return visible_meter(gsrn, who)
+    @app.put("/v1/meters/{gsrn}/xpub", summary="The owner gives the meter's xpub (m/1'/i'), once",
+             responses=_errors(400, 401, 404, 409))  # fmt: skip
+    def set_xpub(gsrn: str, body: XpubIn, who: Principal = Depends(w.principal)) -> dict[str, Any]:
+        owner = None if who.role == ISSUER else who.subject
+        return {"gsrn": gsrn, "measurements_addressed": meters_.set_xpub(engine, gsrn, body.meter_xpub, owner)}
 
-    @app.put("/v1/meters/{gsrn}/xpub", summary="Give a meter its owner's meter xpub (m/1'/i')")
-    def set_xpub(gsrn: str, body: XpubIn, who: Principal = Depends(principal)):
-        visible_meter(gsrn, who)
-        try:
-            return {"gsrn": gsrn, "measurements_addressed": meters_.set_xpub(engine, gsrn, body.meter_xpub)}
-        except meters_.MeterError as exc:
-            raise Refused(400, "invalid_meter", str(exc)) from None
+    @app.put("/v1/meters/{gsrn}/technology", summary="The issuing body sets a production meter's EECS codes",
+             responses=_errors(400, 401, 403, 404, 409))  # fmt: skip
+    def set_technology(gsrn: str, body: TechnologyIn, who: Principal = Depends(w.issuer)) -> dict[str, Any]:
+        meters_.set_technology(engine, gsrn, body.tech_type, body.fuel_type)
+        return meters_.show(engine, gsrn, sectors())
 
-    def measurement_rows(who, gsrn, begin, end, type_, sector, limit=LIST_LIMIT_MAX):
-        query = (select(measurements, meters.c.type, meters.c.sector, meters.c.owner)
-                 .join(meters, meters.c.gsrn == measurements.c.gsrn)
-                 .order_by(measurements.c.begin_s, measurements.c.gsrn).limit(limit))  # fmt: skip
-        if who.role != ISSUER:
-            query = query.where(meters.c.owner == who.subject)
-        for column, value in ((measurements.c.gsrn, gsrn), (meters.c.type, type_), (meters.c.sector, sector)):
-            if value is not None:
-                query = query.where(column == value)
-        try:
-            if begin is not None:
-                query = query.where(measurements.c.begin_s >= parse_time(begin))
-            if end is not None:
-                query = query.where(measurements.c.end_s <= parse_time(end))
-        except ProtocolError as exc:
-            raise Refused(400, "malformed", exc.message) from None
+    @app.put(
+        "/v1/meters/{gsrn}/sector", summary="The issuing body sets the sector", responses=_errors(400, 401, 403, 404)
+    )
+    def set_sector(gsrn: str, body: SectorIn, who: Principal = Depends(w.issuer)) -> dict[str, Any]:
+        meters_.set_sector(engine, gsrn, body.sector)
+        return meters_.show(engine, gsrn, sectors())
+
+    @app.put("/v1/meters/{gsrn}/enabled", summary="The issuing body disables or enables a meter",
+             responses=_errors(400, 401, 403, 404))  # fmt: skip
+    def set_enabled(gsrn: str, body: EnabledIn, who: Principal = Depends(w.issuer)) -> dict[str, Any]:
+        meters_.set_disabled(engine, gsrn, not body.enabled)
+        return meters_.show(engine, gsrn, sectors())
+
+    @app.post("/v1/meters/{gsrn}/release", summary="The issuing body releases a meter the ledger refused",
+              responses=_errors(401, 403, 404, 409))  # fmt: skip
+    def release(gsrn: str, who: Principal = Depends(w.issuer)) -> dict[str, Any]:
+        meters_.release(engine, gsrn)
+        return meters_.show(engine, gsrn, sectors())
+
+    @app.post("/v1/meters/sync", summary="Bring the meters in line with the DataHub's authorisations now",
+              responses=_errors(401, 403))  # fmt: skip
+    def sync_now(who: Principal = Depends(w.issuer)) -> dict[str, Any]:
+        report = sync()
+        return {"added": report.added, "changed": report.changed, "skipped": report.skipped}
+
+
+def _period(begin: str | None, end: str | None) -> tuple[int | None, int | None]:
+    try:
+        return (None if begin is None else parse_time(begin)), (None if end is None else parse_time(end))
+    except ProtocolError as exc:
+        raise Refused(400, "malformed", exc.message) from None
+
+
+def _filtered(query: Any, who: Principal, gsrn: str | None, begin: str | None, end: str | None, type_: str | None,
+              sector: str | None) -> Any:  # fmt: skip
+    if who.role != ISSUER:
+        query = query.where(meters.c.owner == who.subject)
+    for column, value in ((measurements.c.gsrn, gsrn), (meters.c.type, type_), (meters.c.sector, sector)):
+        if value is not None:
+            query = query.where(column == value)
+    begin_s, end_s = _period(begin, end)
+    if begin_s is not None:
+        query = query.where(measurements.c.begin_s >= begin_s)
+    if end_s is not None:
+        query = query.where(measurements.c.end_s <= end_s)
+    return query
+
+
+def _cursor(after: str) -> tuple[int, str] | None:
+    if not after:
+        return None
+    begin, _, gsrn = after.partition(":")
+    if not begin.isdigit() or len(begin) > 16 or not gsrn:
+        raise Refused(400, "malformed", "a cursor is the `next` of the page before")
+    return int(begin), gsrn
+
+
+def _local_bucket(hour_s: int, resolution: str) -> str:
+    local = datetime.fromtimestamp(hour_s, UTC).astimezone(COPENHAGEN)
+    return {"hour": local.isoformat(), "day": local.strftime("%Y-%m-%d"), "month": local.strftime("%Y-%m")}[resolution]
+
+
+def _measurement_routes(app: FastAPI, engine: Engine, w: _Who) -> None:
+    measurement_type = Literal["PRODUCTION", "CONSUMPTION"] | None
+
+    @app.get("/v1/measurements", summary="Measurements, filtered by meter, period, type and sector, a page at a time",
+             responses=_errors(400, 401))  # fmt: skip
+    def list_measurements(who: Principal = Depends(w.principal), gsrn: str | None = None, begin: str | None = None,
+                          end: str | None = None, type: measurement_type = None, sector: str | None = None,
+                          after: str = "", limit: int = Query(PAGE_DEFAULT, ge=1, le=LIST_LIMIT_MAX)) -> dict[str, Any]:  # fmt: skip
+        query = select(measurements, meters.c.type, meters.c.sector).join(meters, meters.c.gsrn == measurements.c.gsrn)
+        query = _filtered(query, who, gsrn, begin, end, type, sector)
+        cursor = _cursor(after)
+        if cursor is not None:
+            query = query.where(tuple_(measurements.c.begin_s, measurements.c.gsrn) > cursor)
         with engine.connect() as conn:
-            return conn.execute(query).fetchall()
+            rows = conn.execute(query.order_by(measurements.c.begin_s, measurements.c.gsrn).limit(limit + 1)).fetchall()
+        page = [{"gsrn": r.gsrn, "address": r.address, "begin": format_time(r.begin_s), "end": format_time(r.end_s),
+                 "type": r.type, "sector": r.sector, "amount": r.amount_wh, "seq": r.seq} for r in rows[:limit]]  # fmt: skip
+        last = rows[limit - 1] if len(rows) > limit else None
+        return {"measurements": page, "next": None if last is None else f"{last.begin_s}:{last.gsrn}"}
 
-    @app.get("/v1/measurements", summary="Measurements, filtered by meter, period, type and sector")
-    def list_measurements(who: Principal = Depends(principal), gsrn: str | None = None, begin: str | None = None,
-                          end: str | None = None, type: Literal["PRODUCTION", "CONSUMPTION"] | None = None,
-                          sector: str | None = None, limit: int = Query(1000, ge=1, le=LIST_LIMIT_MAX)):  # fmt: skip
-        rows = measurement_rows(who, gsrn, begin, end, type, sector, limit)
-        return [{"gsrn": r.gsrn, "address": r.address, "begin": format_time(r.begin_s), "end": format_time(r.end_s),
-                 "type": r.type, "sector": r.sector, "amount": r.amount_wh, "seq": r.seq} for r in rows]  # fmt: skip
-
-    @app.get("/v1/measurements/summary", summary="Sums per hour, day or month (Europe/Copenhagen)")
-    def summary(resolution: Literal["hour", "day", "month"], who: Principal = Depends(principal),
+    @app.get("/v1/measurements/summary", summary="Sums per hour, day or month (Europe/Copenhagen), over every match",
+             responses=_errors(400, 401))  # fmt: skip
+    def summary(resolution: Literal["hour", "day", "month"], who: Principal = Depends(w.principal),
                 gsrn: str | None = None, begin: str | None = None, end: str | None = None,
-                type: Literal["PRODUCTION", "CONSUMPTION"] | None = None, sector: str | None = None):  # fmt: skip
-        rows = measurement_rows(who, gsrn, begin, end, type, sector)
-        buckets: dict[str, dict] = {}
-        for r in rows:
-            local = datetime.fromtimestamp(r.begin_s, UTC).astimezone(COPENHAGEN)
-            key = {"hour": local.strftime("%Y-%m-%dT%H:00%z"), "day": local.strftime("%Y-%m-%d"),
-                   "month": local.strftime("%Y-%m")}[resolution]  # fmt: skip
-            bucket = buckets.setdefault(
-                key, {"period": key, "production_wh": 0, "consumption_wh": 0, "measurements": 0}
-            )
-            bucket["production_wh" if r.type == "PRODUCTION" else "consumption_wh"] += r.amount_wh
-            bucket["measurements"] += 1
+                type: measurement_type = None, sector: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
+        """SQL sums each UTC hour (a Danish hour is a whole UTC hour); the hours are then folded
+        into Danish days or months: correct past any number of rows."""
+        hour = (measurements.c.begin_s - measurements.c.begin_s % 3600).label("hour")
+        query = (select(hour, meters.c.type, func.sum(measurements.c.amount_wh), func.count())
+                 .join(meters, meters.c.gsrn == measurements.c.gsrn))  # fmt: skip
+        query = _filtered(query, who, gsrn, begin, end, type, sector).group_by(hour, meters.c.type).order_by(hour)
+        buckets: dict[str, dict[str, Any]] = {}
+        with engine.connect() as conn:
+            for hour_s, kind, amount, count in conn.execute(query):
+                key = _local_bucket(int(hour_s), resolution)
+                bucket = buckets.setdefault(key, {"period": key, "production_wh": 0, "consumption_wh": 0,
+                                                  "measurements": 0})  # fmt: skip
+                bucket["production_wh" if kind == "PRODUCTION" else "consumption_wh"] += int(amount)
+                bucket["measurements"] += int(count)
         return list(buckets.values())
 
-    @app.get("/v1/measurements/{address}/gsrn",
+    @app.get("/v1/measurements/{address}/gsrn", responses=_errors(400, 401, 403, 404),
              summary="The GSRN a measurement came from: to the meter's owner and the issuing body only")  # fmt: skip
-    def reveal_gsrn(address: str, who: Principal = Depends(principal)):
+    def reveal_gsrn(address: str, who: Principal = Depends(w.principal)) -> dict[str, str]:
         if not addresses.is_address(address):
             raise Refused(400, "malformed", "an address is 70 lower-case hex characters")
         with engine.connect() as conn:
@@ -174,17 +279,31 @@ def create_datahub_app(engine: Engine, authenticator: Authenticator) -> FastAPI:
             raise Refused(403, "forbidden", "only the meter's owner and the issuing body may see its GSRN")
         return {"address": address, "gsrn": row.gsrn}
 
-    @app.post("/v1/webhooks", status_code=201, summary="Subscribe to measurement.published and ggo.issued")
-    def subscribe(body: WebhookIn, who: Principal = Depends(issuer)):
+
+def _admin_routes(app: FastAPI, engine: Engine, w: _Who) -> None:
+    @app.post("/v1/webhooks", status_code=201, summary="Subscribe to measurement.published and ggo.issued",
+              responses=_errors(400, 401, 403))  # fmt: skip
+    def subscribe(body: WebhookIn, who: Principal = Depends(w.issuer)) -> dict[str, int]:
         try:
             return {"id": webhooks.subscribe(engine, body.url, body.secret, body.events)}
         except ValueError as exc:
             raise Refused(400, "malformed", str(exc)) from None
 
-    @app.get("/v1/import-issues", summary="Gaps and late corrections the importer found")
-    def issues(who: Principal = Depends(issuer), limit: int = Query(1000, ge=1, le=LIST_LIMIT_MAX)):
+    @app.get("/v1/import-issues", summary="Gaps, late corrections, refusals and expired GGOs the importer found",
+             responses=_errors(400, 401, 403))  # fmt: skip
+    def issues(who: Principal = Depends(w.issuer), after: str = "",
+               limit: int = Query(PAGE_DEFAULT, ge=1, le=LIST_LIMIT_MAX)) -> dict[str, Any]:  # fmt: skip
+        query = select(import_issues).order_by(import_issues.c.begin_s, import_issues.c.gsrn, import_issues.c.kind)
+        if after:
+            begin, _, rest = after.partition(":")
+            gsrn, _, kind = rest.rpartition(":")
+            if not begin.isdigit() or len(begin) > 16 or not gsrn or not kind:
+                raise Refused(400, "malformed", "a cursor is the `next` of the page before")
+            query = query.where(tuple_(import_issues.c.begin_s, import_issues.c.gsrn, import_issues.c.kind)
+                                > (int(begin), gsrn, kind))  # fmt: skip
         with engine.connect() as conn:
-            rows = conn.execute(select(import_issues).order_by(import_issues.c.begin_s).limit(limit)).fetchall()
-        return [{"gsrn": r.gsrn, "begin": format_time(r.begin_s), "kind": r.kind, "detail": r.detail} for r in rows]
-
-    return app
+            rows = conn.execute(query.limit(limit + 1)).fetchall()
+        page = [{"gsrn": r.gsrn, "begin": format_time(r.begin_s), "kind": r.kind, "detail": r.detail}
+                for r in rows[:limit]]  # fmt: skip
+        last = rows[limit - 1] if len(rows) > limit else None
+        return {"issues": page, "next": None if last is None else f"{last.begin_s}:{last.gsrn}:{last.kind}"}

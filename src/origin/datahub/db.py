@@ -9,6 +9,7 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     ForeignKey,
     Integer,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Text,
     create_engine,  # fmt: skip
     event,
+    false,
     inspect,
 )
 from sqlalchemy.engine import Engine
@@ -28,12 +30,24 @@ metadata = MetaData()
 meters = Table(
     "meters", metadata,
     Column("gsrn", String(18), primary_key=True),
-    Column("type", String(11), nullable=False),  # PRODUCTION or CONSUMPTION
-    Column("sector", String(64), nullable=False),
-    Column("tech_type", String(7)),  # production only: EECS codes
+    # From the DataHub, through the authorisation its owner granted: nothing the owner claims.
+    Column("type", String(11), nullable=False),  # PRODUCTION (E18) or CONSUMPTION (E17)
+    Column("owner", String(200), nullable=False),  # the authorisation's customer key (or CVR)
+    Column("authorization_id", String(64)),
+    Column("resolution", String(5)),  # PT1H or PT15M
+    Column("postcode", String(10)),
+    Column("access_from_s", BigInteger),  # the authorisation's access to its data
+    Column("access_to_s", BigInteger),
+    # The price area: from the postcode, unless the issuing body set it (sector_by_issuer).
+    Column("sector", String(64)),
+    Column("sector_by_issuer", Boolean, nullable=False, server_default=false()),
+    # The issuing body's: EECS technology and fuel (production only), disabled, quarantined.
+    Column("tech_type", String(7)),
     Column("fuel_type", String(9)),
-    Column("owner", String(200), nullable=False),
-    Column("meter_xpub", String(200)),  # m/1'/i' of the owner; without it: imported, not published
+    Column("disabled", Boolean, nullable=False, server_default=false()),
+    Column("quarantine", Text),  # why the ledger refused it: {"code", "message"} as JSON
+    # The owner's: their m/1'/i' xpub, given once; without it, imported but not published.
+    Column("meter_xpub", String(200), unique=True),
 )  # fmt: skip
 
 measurements = Table(
@@ -64,6 +78,15 @@ import_issues = Table(
     Column("kind", String(10), primary_key=True),  # gap or correction
     Column("detail", Text, nullable=False),
     Column("seen_s", BigInteger, nullable=False),
+)  # fmt: skip
+
+api_tokens = Table(
+    "api_tokens", metadata,
+    Column("hash", String(64), primary_key=True),  # SHA-256 of the token: the token is never stored
+    Column("subject", String(200), nullable=False),
+    Column("role", String(10), nullable=False),  # issuer or owner
+    Column("label", String(200), nullable=False),
+    Column("created_s", BigInteger, nullable=False),
 )  # fmt: skip
 
 webhooks = Table(

@@ -1,72 +1,115 @@
-"""The importer: measurements from the DataHub onto the ledger, each published exactly once.
+"""The importer: measurements from the DataHub onto the ledger, each published exactly once,
+none stranded.
 
-1. Fetch the period's readings of every meter; store each certified one once (its ledger
-   address derived from the meter's xpub and its begin); record gaps (uncertified or missing
-   points) and late corrections (a stored reading whose amount the DataHub now reports
-   differently: the ledger is append-only, so they are reported, not applied).
-2. Publish: the measurements not yet in a batch go into batches of publish_measurement, plus
-   issue_ggo for production over 0 Wh, signed with the issuing body's key. Each batch's exact
-   bytes are written to the database, with the claim on its measurements, *before* it is
-   submitted; a killed import resubmits those bytes, and the ledger applies a batch at most once.
+1. Sync the meters with the DataHub's authorisations (`meters.sync`).
+2. Fetch the period's readings of every meter; store each certified one once (its ledger
+   address derived from the meter's xpub and its begin), if its period has ended and the
+   meter's authorisation covers it; record gaps (uncertified or missing points) and late
+   corrections (a stored reading whose amount the DataHub now reports differently: the ledger is
+   append-only, so they are reported, not applied).
+3. Publish the measurements of ready meters (`meters.ready`) not yet in a batch: batches of
+   publish_measurement, plus issue_ggo for production over 0 Wh whose GGO would not already be
+   expired (older ones are published, not issued, and reported), signed with the issuing
+   body's key, sized to the ledger's 65,000 bytes. Each batch's exact bytes are written with the
+   claim on its measurements *before* it is submitted: a killed import resubmits those bytes,
+   and the ledger applies a batch at most once.
+4. A refused batch strands nothing: the meter of the refused transaction is quarantined with
+   the ledger's code and message and the batch's other measurements go back to be published in
+   the next batch; a refusal that is no meter's fault (the issuing body's key, the ledger id) stops
+   the import with the reason, leaving every measurement unclaimed for the run after the fix.
 """
 
 import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from bip32 import BIP32
 from sqlalchemy import insert, select, tuple_, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from origin.client import http
+from origin.datahub import meters as meters_
 from origin.datahub import webhooks
 from origin.datahub.db import import_issues, ledger_batches, measurements, meters
 from origin.protocol import transactions as tx
 from origin.protocol import wallet
 from origin.protocol.canonical import canonical, sha256_hex
+from origin.protocol.genesis import Config, parse_genesis
 from origin.protocol.limits import SQL_PARAMETERS_MAX
 from origin.protocol.times import format_time
 
-TRANSACTIONS_PER_BATCH = 300
+TRANSACTIONS_PER_BATCH = 1024
 SUBMIT_RETRIES = 20
 RETRY_S = 0.5
+# Refusals that are no one meter's fault: the issuing body's key or the ledger id is wrong.
+CONFIGURATION_CODES = frozenset({"unauthorized", "bad_signature", "invalid_batch"})
 
 
 class LedgerUnavailable(Exception):
     """The ledger did not answer; the batch stays PENDING and the next run resubmits it."""
 
 
+class LedgerRefusesIssuer(Exception):
+    """The ledger refuses the issuing body's batches as such; nothing is published until the
+    configuration is fixed (the message says what the ledger said)."""
+
+
 @dataclass
 class Report:
+    meters: meters_.SyncReport | None = None
     readings: int = 0
     stored: int = 0
     gaps: int = 0
     corrections: int = 0
-    errors: list = field(default_factory=list)  # per-meter DataHub errors
+    future: int = 0  # readings for periods that had not ended: not stored
+    outside_access: int = 0  # readings the authorisation does not cover: not stored
+    errors: list[Any] = field(default_factory=list)  # per-meter DataHub errors
     batches: int = 0
     published: int = 0
-    refused: list = field(default_factory=list)  # ledger refusals: a bug or a misconfiguration
+    expired: int = 0  # published without a GGO: it would be expired already
+    quarantined: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (gsrn, ledger error)
 
     def lines(self) -> list[str]:
-        out = [f"{self.readings} readings: {self.stored} new measurements stored, {self.gaps} gaps, "
-               f"{self.corrections} late corrections; {self.published} measurements published in "
-               f"{self.batches} batches"]  # fmt: skip
+        out = self.meters.lines() if self.meters else []
+        out.append(f"{self.readings} readings: {self.stored} new measurements stored, {self.gaps} gaps, "
+                   f"{self.corrections} late corrections, {self.future} not yet ended and {self.outside_access} "
+                   f"outside their authorisation left out; {self.published} measurements published in "
+                   f"{self.batches} batches ({self.expired} too old for a GGO)")  # fmt: skip
         out += [f"  DataHub error for {e.gsrn}: {e.code} {e.text}" for e in self.errors]
-        out += [f"  LEDGER REFUSED batch {b}: {e}" for b, e in self.refused]
+        out += [f"  QUARANTINED {g}: the ledger refused it: {e['code']}: {e['message']}" for g, e in self.quarantined]
         return out
 
 
 class Importer:
-    def __init__(self, engine: Engine, datahub, ledger_url: str, ledger_id: str, issuer_key: bytes,
-                 clock: Callable[[], float] = time.time, post: Callable = http, sleep=time.sleep,
+    def __init__(self, engine: Engine, datahub: Any, ledger_url: str, ledger_id: str, issuer_key: bytes,
+                 clock: Callable[[], float] = time.time, post: Callable[..., tuple[int, bytes]] = http,
+                 sleep: Callable[[float], None] = time.sleep,
                  transactions_per_batch: int = TRANSACTIONS_PER_BATCH):  # fmt: skip
         self.engine, self.datahub, self.ledger_url, self.ledger_id = engine, datahub, ledger_url.rstrip("/"), ledger_id
         self.issuer_key, self.clock, self.post, self.sleep = issuer_key, clock, post, sleep
         self.transactions_per_batch = transactions_per_batch
 
-    def run(self, begin_s: int, end_s: int, progress: Callable[[str, int, int], None] = lambda *a: None) -> Report:
+    def ledger_config(self) -> Config:
+        """The ledger's genesis: its sectors and the GGO lifetime decide what is certified."""
+        try:
+            status, body = self.post("GET", f"{self.ledger_url}/v1/genesis")
+        except OSError as exc:
+            raise LedgerUnavailable(f"the ledger at {self.ledger_url} cannot be reached: {exc}") from None
+        if status != 200:
+            raise LedgerUnavailable(f"the ledger at {self.ledger_url} answered {status} for its genesis")
+        config = parse_genesis(json.loads(body))
+        if config.ledger != self.ledger_id:
+            raise LedgerRefusesIssuer(f"the ledger at {self.ledger_url} is {config.ledger!r}, not {self.ledger_id!r}")
+        return config
+
+    def run(self, begin_s: int, end_s: int, progress: Callable[[str, int, int], None] = lambda *a: None,
+            sync: bool = True) -> Report:  # fmt: skip
         report = Report()
+        config = self.ledger_config()
+        if sync:
+            report.meters = meters_.sync(self.engine, self.datahub)
         with self.engine.connect() as conn:
             gsrns = [row.gsrn for row in conn.execute(select(meters.c.gsrn).order_by(meters.c.gsrn))]
         progress("fetching", 0, len(gsrns))
@@ -74,23 +117,26 @@ class Importer:
         report.readings = len(readings)
         progress("fetching", len(gsrns), len(gsrns))
         self.store(readings, report)
-        self.publish(report, progress)
+        self.publish(config, report, progress)
         return report
 
-    def store(self, readings, report: Report) -> None:
+    def store(self, readings: list[Any], report: Report) -> None:
         now_s = int(self.clock())
         with self.engine.begin() as conn:
             known = {row.gsrn: row for row in conn.execute(select(meters))}
             views = {g: BIP32.from_xpub(m.meter_xpub) for g, m in known.items() if m.meter_xpub}
-            keys = [(r.gsrn, r.begin_s) for r in readings]
-            stored = {}
-            for i in range(0, len(keys), SQL_PARAMETERS_MAX):
-                rows = conn.execute(select(measurements.c.gsrn, measurements.c.begin_s, measurements.c.amount_wh)
-                                    .where(tuple_(measurements.c.gsrn, measurements.c.begin_s).in_(keys[i : i + SQL_PARAMETERS_MAX])))  # fmt: skip
-                stored.update({(row.gsrn, row.begin_s): row.amount_wh for row in rows})
+            stored = self._stored(conn, [(r.gsrn, r.begin_s) for r in readings])
             new, issues = [], []
             for r in readings:
-                if r.gsrn not in known:
+                meter = known.get(r.gsrn)
+                if meter is None:
+                    continue
+                if r.end_s > now_s:  # a DataHub must not know the future; never certify it
+                    report.future += 1
+                    continue
+                if (meter.access_from_s is not None and r.begin_s < meter.access_from_s) or (
+                        meter.access_to_s is not None and r.end_s > meter.access_to_s):  # fmt: skip
+                    report.outside_access += 1
                     continue
                 if not r.certified:
                     issues.append({"gsrn": r.gsrn, "begin_s": r.begin_s, "kind": "gap", "seen_s": now_s,
@@ -108,59 +154,92 @@ class Importer:
                                    "detail": f"published {previous} Wh, the DataHub now says {r.amount_wh} Wh"})  # fmt: skip
             if new:
                 conn.execute(insert(measurements), new)
-            seen = {(i["gsrn"], i["begin_s"], i["kind"]) for i in self._known_issues(conn, issues)}
-            fresh = [i for i in issues if (i["gsrn"], i["begin_s"], i["kind"]) not in seen]
-            if fresh:
-                conn.execute(insert(import_issues), fresh)
+            report.gaps, report.corrections = self._record_issues(conn, issues)
         report.stored += len(new)
-        report.gaps += sum(i["kind"] == "gap" for i in fresh)
-        report.corrections += sum(i["kind"] == "correction" for i in fresh)
 
     @staticmethod
-    def _known_issues(conn, issues):
-        keys = [(i["gsrn"], i["begin_s"], i["kind"]) for i in issues]
+    def _stored(conn: Connection, keys: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        found = {}
         for i in range(0, len(keys), SQL_PARAMETERS_MAX):
-            yield from conn.execute(select(import_issues.c.gsrn, import_issues.c.begin_s, import_issues.c.kind)
-                                    .where(tuple_(import_issues.c.gsrn, import_issues.c.begin_s,
-                                                  import_issues.c.kind).in_(keys[i : i + SQL_PARAMETERS_MAX]))).mappings()  # fmt: skip
+            rows = conn.execute(select(measurements.c.gsrn, measurements.c.begin_s, measurements.c.amount_wh)
+                                .where(tuple_(measurements.c.gsrn, measurements.c.begin_s)
+                                       .in_(keys[i : i + SQL_PARAMETERS_MAX])))  # fmt: skip
+            found.update({(row.gsrn, row.begin_s): row.amount_wh for row in rows})
+        return found
 
-    def publish(self, report: Report, progress=lambda *a: None) -> None:
+    @staticmethod
+    def _record_issues(conn: Connection, issues: list[dict[str, Any]]) -> tuple[int, int]:
+        """Store the issues not known yet; how many new gaps and corrections."""
+        keys = [(i["gsrn"], i["begin_s"], i["kind"]) for i in issues]
+        seen = set()
+        for i in range(0, len(keys), SQL_PARAMETERS_MAX):
+            seen |= set(conn.execute(select(import_issues.c.gsrn, import_issues.c.begin_s, import_issues.c.kind)
+                                     .where(tuple_(import_issues.c.gsrn, import_issues.c.begin_s, import_issues.c.kind)
+                                            .in_(keys[i : i + SQL_PARAMETERS_MAX]))))  # fmt: skip
+        fresh = [i for i in issues if (i["gsrn"], i["begin_s"], i["kind"]) not in seen]
+        if fresh:
+            conn.execute(insert(import_issues), fresh)
+        return sum(i["kind"] == "gap" for i in fresh), sum(i["kind"] == "correction" for i in fresh)
+
+    def publish(self, config: Config, report: Report, progress: Callable[[str, int, int], None]) -> None:
         with self.engine.connect() as conn:
             pending = conn.execute(select(ledger_batches.c.id, ledger_batches.c.body)
                                    .where(ledger_batches.c.status == "PENDING").order_by(ledger_batches.c.created_s)).fetchall()  # fmt: skip
-            total = report.published + len(conn.execute(select(measurements.c.address).where(
-                measurements.c.address.is_not(None), measurements.c.seq.is_(None))).fetchall())  # fmt: skip
+            total = report.published + len(conn.execute(select(measurements.c.address).join(meters).where(
+                measurements.c.address.is_not(None), measurements.c.batch.is_(None),
+                meters_.ready(config.sectors))).fetchall())  # fmt: skip
         for row in pending:  # first what a killed run left unanswered: the same bytes again
             self._submit(row.id, row.body, report)
             progress("publishing", report.published, total)
-        while (claimed := self._claim_batch()) is not None:
+        while (claimed := self._claim_batch(config, report)) is not None:
             self._submit(*claimed, report)
             progress("publishing", report.published, total)
 
-    def _claim_batch(self) -> tuple[str, bytes] | None:
+    def _claim_batch(self, config: Config, report: Report) -> tuple[str, bytes] | None:
         """Build the next batch and record it, with its measurements, before it is submitted."""
+        now_s = int(self.clock())
         with self.engine.begin() as conn:
             rows = conn.execute(
                 select(measurements, meters.c.type, meters.c.sector, meters.c.tech_type, meters.c.fuel_type)
                 .join(meters, meters.c.gsrn == measurements.c.gsrn)
-                .where(measurements.c.address.is_not(None), measurements.c.batch.is_(None))
-                .order_by(measurements.c.begin_s, measurements.c.gsrn)
-                .limit(self.transactions_per_batch // 2)
-            ).fetchall()
+                .where(measurements.c.address.is_not(None), measurements.c.batch.is_(None), meters_.ready(config.sectors))
+                .order_by(measurements.c.begin_s, measurements.c.gsrn).limit(self.transactions_per_batch // 2)
+            ).fetchall()  # fmt: skip
             if not rows:
                 return None
-            units = [tx.publish_and_issue(self.ledger_id, self.issuer_key, address=r.address, sector=r.sector,
-                                          type=r.type, amount=r.amount_wh, tech_type=r.tech_type, fuel_type=r.fuel_type,
-                                          begin=format_time(r.begin_s), end=format_time(r.end_s)) for r in rows]  # fmt: skip
-            rows = rows[: tx.units_that_fit(units)]
+            units = [self._unit(r, config, now_s) for r in rows]
+            rows = rows[: tx.units_that_fit(units, transactions_max=self.transactions_per_batch)]
+            expired = [r for r in rows if _born_expired(r, config, now_s)]
+            report.expired += len(expired)
+            self._record_issues(conn, [{"gsrn": r.gsrn, "begin_s": r.begin_s, "kind": "expired", "seen_s": now_s,
+                                        "detail": "published without a GGO: it would be expired already"}
+                                       for r in expired])  # fmt: skip
             body = canonical(tx.batch(*(t for unit in units[: len(rows)] for t in unit)))
             batch_id = sha256_hex(body)
-            conn.execute(insert(ledger_batches).values(id=batch_id, body=body, status="PENDING",
-                                                       created_s=int(self.clock())))  # fmt: skip
+            conn.execute(insert(ledger_batches).values(id=batch_id, body=body, status="PENDING", created_s=now_s))
             conn.execute(update(measurements).where(
                 tuple_(measurements.c.gsrn, measurements.c.begin_s).in_([(r.gsrn, r.begin_s) for r in rows]))
                 .values(batch=batch_id))  # fmt: skip
         return batch_id, body
+
+    def _unit(self, r: Any, config: Config, now_s: int) -> list[dict[str, Any]]:
+        """A measurement's publication and, for production, the GGO issued from it -- unless the
+        GGO would be born expired: such a measurement is published only."""
+        period = {"begin": format_time(r.begin_s), "end": format_time(r.end_s)}
+        if _born_expired(r, config, now_s):
+            return [tx.publish_measurement(self.ledger_id, self.issuer_key, address=r.address, sector=r.sector,
+                                           type=r.type, amount=r.amount_wh, **period)]  # fmt: skip
+        return tx.publish_and_issue(
+            self.ledger_id,
+            self.issuer_key,
+            address=r.address,
+            sector=r.sector,
+            type=r.type,
+            amount=r.amount_wh,
+            tech_type=r.tech_type,
+            fuel_type=r.fuel_type,
+            **period,
+        )
 
     def _submit(self, batch_id: str, body: bytes, report: Report) -> None:
         for _ in range(SUBMIT_RETRIES):
@@ -170,21 +249,53 @@ class Importer:
                 status, answer = 0, b""
             if status == 200:
                 outcome = json.loads(answer)
-                if outcome["status"] in ("COMMITTED", "INVALID"):
-                    self._record(batch_id, body, outcome, report)
+                if outcome["status"] == "COMMITTED":
+                    self._record(batch_id, body, outcome["seq"], report)
+                    return
+                if outcome["status"] == "INVALID":
+                    self._refused(batch_id, body, outcome["error"], report)
                     return
             self.sleep(RETRY_S)  # 503, PENDING after the wait, or no answer: it stays PENDING here
         raise LedgerUnavailable(f"the ledger did not answer for batch {batch_id}; it will be resubmitted")
 
-    def _record(self, batch_id: str, body: bytes, outcome: dict, report: Report) -> None:
+    def _refused(self, batch_id: str, body: bytes, error: dict[str, Any], report: Report) -> None:
+        """Nothing stranded: the refused transaction's meter is quarantined, the rest of the batch
+        goes back to be published; a refusal of the issuing body as such stops the import."""
+        now_s = int(self.clock())
+        transactions = json.loads(body)["transactions"]
+        index = error.get("transaction")
+        with self.engine.begin() as conn:
+            conn.execute(update(ledger_batches).where(ledger_batches.c.id == batch_id)
+                         .values(status="INVALID", error=json.dumps(error)))  # fmt: skip
+            conn.execute(update(measurements).where(measurements.c.batch == batch_id).values(batch=None))
+            if error["code"] in CONFIGURATION_CODES or index is None:
+                self._record_issues(conn, [{"gsrn": "*", "begin_s": now_s, "kind": "refused", "seen_s": now_s,
+                                            "detail": f"{error['code']}: {error['message']}"}])  # fmt: skip
+                row = None
+            else:
+                row = self._quarantine(conn, transactions[index], error, now_s)
+        if row is None:  # after the commit: the batch's measurements are back, unclaimed
+            raise LedgerRefusesIssuer(f"the ledger refuses the issuing body's batches: {error['code']}: "
+                                      f"{error['message']} -- check ledger_id and the issuer key, then import "
+                                      f"again (nothing was published, nothing is lost)")  # fmt: skip
+        report.quarantined.append((row, error))
+
+    def _quarantine(self, conn: Connection, transaction: dict[str, Any], error: dict[str, Any], now_s: int) -> str:
+        """Quarantine the meter of the refused transaction; its GSRN."""
+        payload = transaction["payload"]
+        address = payload["address"] if transaction["type"] == "publish_measurement" else payload["measurement"]
+        row = conn.execute(
+            select(measurements.c.gsrn, measurements.c.begin_s).where(measurements.c.address == address)
+        ).first()
+        assert row is not None, "the importer's own batches publish its own measurements"
+        meters_.quarantine(conn, row.gsrn, error["code"], error["message"])
+        self._record_issues(conn, [{"gsrn": row.gsrn, "begin_s": row.begin_s, "kind": "refused", "seen_s": now_s,
+                                    "detail": f"{error['code']}: {error['message']}"}])  # fmt: skip
+        return str(row.gsrn)
+
+    def _record(self, batch_id: str, body: bytes, seq: int, report: Report) -> None:
         now_s = int(self.clock())
         with self.engine.begin() as conn:
-            if outcome["status"] == "INVALID":
-                conn.execute(update(ledger_batches).where(ledger_batches.c.id == batch_id)
-                             .values(status="INVALID", error=json.dumps(outcome["error"])))  # fmt: skip
-                report.refused.append((batch_id, outcome["error"]))
-                return
-            seq = outcome["seq"]
             conn.execute(
                 update(ledger_batches).where(ledger_batches.c.id == batch_id).values(status="COMMITTED", seq=seq)
             )
@@ -202,3 +313,8 @@ class Importer:
             webhooks.enqueue(conn, "ggo.issued", issued, now_s)
         report.batches += 1
         report.published += len(published)
+
+
+def _born_expired(r: Any, config: Config, now_s: int) -> bool:
+    """A production measurement whose GGO would be expired when issued."""
+    return bool(r.type == tx.PRODUCTION and r.amount_wh > 0 and now_s >= r.end_s + config.ggo_lifetime_s)

@@ -1,31 +1,41 @@
 """The DataHub service as it runs: its folder's configuration, its issuing key, the scheduled
 importer and the webhook deliverer.
 
-`datahub.json` (owner-only: it holds the DataHub refresh token and the API tokens):
-  database, ledger_url, ledger_id, datahub_url, refresh_token, tokens {token: {subject, role}},
-  import_every_s, lookback_s.
-`issuer.key` (owner-only): the issuing body's private key, hex; its public key is the one
-given to `origin ledger init --issuer`.
+The folder (mode 0700) holds, readable by the service's user only:
+`datahub.json`: database, ledger_url, ledger_id, datahub_url (ending in /thirdpartyapi),
+  refresh_token (the DataHub's), import_every_s, import_window_s;
+`issuer.key`: the issuing body's private key, hex; its public key is the one given to
+  `origin ledger init --issuer`;
+`datahub.db` (SQLite; or a PostgreSQL database): meters, measurements, API tokens as digests.
+
+The import window: each run imports the last `import_window_s` seconds (3 days by default), so
+readings the DataHub delivers late are still caught; readings of hours not yet ended are never
+imported, and today's arrive tomorrow (the API answers up to yesterday).
 """
 
 import json
 import logging
 import os
-import secrets
+import shutil
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from origin.datahub import db, webhooks
-from origin.datahub.auth import ISSUER, TokenTable
+from origin.datahub import meters as meters_
+from origin.datahub.auth import ISSUER, TokenTable, digest
 from origin.datahub.client import DataHubClient
-from origin.datahub.importer import Importer
+from origin.datahub.importer import Importer, LedgerRefusesIssuer, LedgerUnavailable
 from origin.protocol import keys
 
 log = logging.getLogger("origin.datahub")
-CONFIG, ISSUER_KEY = "datahub.json", "issuer.key"
+CONFIG, ISSUER_KEY, DATABASE = "datahub.json", "issuer.key", "datahub.db"
 HOUR_S = 3600
+IMPORT_WINDOW_S = 3 * 24 * HOUR_S
 
 
 class ConfigError(Exception):
@@ -39,9 +49,8 @@ class Config:
     ledger_id: str
     datahub_url: str
     refresh_token: str
-    tokens: dict = field(default_factory=dict)
     import_every_s: int = HOUR_S
-    lookback_s: int = 3 * 24 * HOUR_S  # each run imports this far back: late data is caught
+    import_window_s: int = IMPORT_WINDOW_S  # each run imports this far back: late data is caught
 
 
 def write_private(path: Path, text: str) -> None:
@@ -50,27 +59,68 @@ def write_private(path: Path, text: str) -> None:
         f.write(text)
 
 
-def init(data: Path, *, ledger_url, ledger_id, datahub_url, refresh_token, database=None, issuer_key=None) -> dict:
-    """Create the service's folder; what an operator needs to know next."""
+def _url(name: str, value: str, schemes: tuple[str, ...] = ("http://", "https://")) -> str:
+    if not isinstance(value, str) or not value.startswith(schemes) or len(value) > 2000:
+        raise ConfigError(f"{name} must be a {' or '.join(s.rstrip(':/') for s in schemes)} URL, not {value[:80]!r}")
+    return value.rstrip("/")
+
+
+def init(data: Path, *, ledger_url: str, ledger_id: str, datahub_url: str, refresh_token: str,
+         database: str | None = None, issuer_key: bytes | None = None, now_s: int | None = None) -> dict[str, str]:  # fmt: skip
+    """Create the service's folder, all of it or nothing; what an operator needs to know next."""
     data = Path(data)
     if (data / CONFIG).exists():
         raise ConfigError(f"{data} already holds a DataHub service")
-    data.mkdir(parents=True, exist_ok=True)
+    _url("--ledger-url", ledger_url)
+    _url("--datahub-url", datahub_url)
+    if database is not None:
+        _url("--database", database, ("sqlite:///", "postgresql://", "postgres://"))
+    made_folder = not data.exists()
+    data.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        return _fill(data, ledger_url, ledger_id, datahub_url, refresh_token, database, issuer_key, now_s)
+    except BaseException:
+        for name in (CONFIG, ISSUER_KEY, DATABASE):
+            (data / name).unlink(missing_ok=True)
+        if made_folder:
+            shutil.rmtree(data, ignore_errors=True)
+        raise
+
+
+def _fill(data: Path, ledger_url: str, ledger_id: str, datahub_url: str, refresh_token: str, database: str | None,
+          issuer_key: bytes | None, now_s: int | None) -> dict[str, str]:  # fmt: skip
     issuer_key = issuer_key or keys.new_private_key()
-    token = secrets.token_urlsafe(24)
-    config = Config(database=database or f"sqlite:///{data.resolve() / 'datahub.db'}", ledger_url=ledger_url,
-                    ledger_id=ledger_id, datahub_url=datahub_url, refresh_token=refresh_token,
-                    tokens={token: {"subject": "issuing-body", "role": ISSUER}})  # fmt: skip
+    config = Config(database=database or f"sqlite:///{data.resolve() / DATABASE}", ledger_url=ledger_url,
+                    ledger_id=ledger_id, datahub_url=datahub_url, refresh_token=refresh_token)  # fmt: skip
+    try:
+        engine = db.connect(config.database)
+    except (SQLAlchemyError, OSError) as exc:
+        raise ConfigError(f"cannot use the database {config.database}: {str(exc).splitlines()[0]}") from None
+    _private_database(config.database)
+    token = TokenTable(engine).add("issuing-body", ISSUER, "made by datahub init", int(now_s or time.time()))
+    engine.dispose()
     write_private(data / ISSUER_KEY, issuer_key.hex() + "\n")
     write_private(data / CONFIG, json.dumps(asdict(config), indent=2))
-    db.connect(config.database).dispose()
     return {"issuer_public_key": keys.public_key(issuer_key).hex(), "issuer_api_token": token}
+
+
+def _private_database(url: str) -> None:
+    """A SQLite database file (and its journals) readable by the service's user only."""
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            if file.exists():
+                file.chmod(0o600)
 
 
 def load(data: Path) -> tuple[Config, bytes]:
     data = Path(data)
     try:
-        config = Config(**json.loads((data / CONFIG).read_text()))
+        raw = json.loads((data / CONFIG).read_text())
+        raw.pop("tokens", None)  # an older folder's plaintext tokens: moved into the database (Service)
+        if "lookback_s" in raw:
+            raw["import_window_s"] = raw.pop("lookback_s")
+        config = Config(**raw)
         issuer_key = bytes.fromhex((data / ISSUER_KEY).read_text().strip())
     except FileNotFoundError:
         raise ConfigError(f"{data} holds no DataHub service (run `origin datahub init` first)") from None
@@ -79,18 +129,52 @@ def load(data: Path) -> tuple[Config, bytes]:
     return config, issuer_key
 
 
+def _move_plaintext_tokens(data: Path, tokens: TokenTable) -> None:
+    """A folder made before tokens were hashed: its tokens go into the table, as digests."""
+    path = data / CONFIG
+    raw = json.loads(path.read_text())
+    plain = raw.pop("tokens", None)
+    if not plain:
+        return
+    with tokens.engine.begin() as conn:
+        for token, who in plain.items():
+            conn.execute(db.api_tokens.insert().values(hash=digest(token), subject=who["subject"], role=who["role"],
+                                                       label="moved from datahub.json", created_s=int(time.time())))  # fmt: skip
+    path.unlink()
+    write_private(path, json.dumps(raw, indent=2))
+
+
 class Service:
     def __init__(self, data: Path):
-        self.config, issuer_key = load(data)
-        self.engine = db.connect(self.config.database)
-        self.authenticator = TokenTable(self.config.tokens)
-        datahub = DataHubClient(self.config.datahub_url, self.config.refresh_token)
-        self.importer = Importer(self.engine, datahub, self.config.ledger_url, self.config.ledger_id, issuer_key)
+        self.data = Path(data)
+        self.config, issuer_key = load(self.data)
+        try:
+            self.engine = db.connect(self.config.database)
+        except (SQLAlchemyError, OSError) as exc:
+            raise ConfigError(f"cannot use the database {self.config.database}: {str(exc).splitlines()[0]}") from None
+        _private_database(self.config.database)
+        self.authenticator = TokenTable(self.engine)
+        _move_plaintext_tokens(self.data, self.authenticator)
+        self.datahub = DataHubClient(self.config.datahub_url, self.config.refresh_token)
+        self.importer = Importer(self.engine, self.datahub, self.config.ledger_url, self.config.ledger_id, issuer_key)
+        self._sectors: frozenset[str] = frozenset()
         self._stop = threading.Event()
+
+    def sectors(self) -> frozenset[str]:
+        """The ledger's sectors (asked once it answers, then kept: a genesis never changes)."""
+        if not self._sectors:
+            try:
+                self._sectors = self.importer.ledger_config().sectors
+            except (LedgerUnavailable, LedgerRefusesIssuer) as exc:
+                log.warning("the ledger's sectors are not known yet: %s", exc)
+        return self._sectors
+
+    def sync(self) -> meters_.SyncReport:
+        return meters_.sync(self.engine, self.datahub)
 
     def import_recent(self, now_s: int) -> None:
         end = now_s - now_s % HOUR_S
-        report = self.importer.run(end - self.config.lookback_s, end)
+        report = self.importer.run(end - self.config.import_window_s, end)
         for line in report.lines():
             log.info(line)
 
@@ -102,7 +186,7 @@ class Service:
         ).start()
         return self
 
-    def _every(self, period_s: float, work) -> None:
+    def _every(self, period_s: float, work: Callable[[int], None]) -> None:
         while not self._stop.is_set():
             try:
                 work(int(time.time()))
