@@ -9,7 +9,9 @@ import time
 
 import pytest
 from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse
 
+from origin.client import http
 from origin.server import BoundedBody, PortInUse, SlowHeadProtocol, check_port, make_server
 
 BYTES_MAX = 100_000
@@ -23,6 +25,10 @@ def make_app() -> FastAPI:
     @app.post("/echo")
     async def echo(request: Request) -> dict:
         return {"received": len(await request.body())}
+
+    @app.post("/redirect")
+    async def redirect() -> RedirectResponse:
+        return RedirectResponse("/echo", status_code=307)
 
     return app
 
@@ -115,3 +121,9 @@ def test_an_idle_connection_after_an_answer_is_closed(server):
 def test_a_busy_port_is_refused_before_listening(server):
     with pytest.raises(PortInUse, match="in use"):
         check_port("127.0.0.1", server)
+
+
+def test_the_client_follows_no_redirect_when_told_not_to(server):
+    """Webhook deliveries must not be bounced elsewhere by a 3xx."""
+    status, _ = http("POST", f"http://127.0.0.1:{server}/redirect", b"{}", follow_redirects=False)
+    assert status == 307

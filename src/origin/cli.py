@@ -541,14 +541,13 @@ def datahub_import(data, time_from, time_to):
 @click.option("--port", default=8702, type=int, show_default=True)
 def datahub_serve(data, host, port):
     """Run the DataHub service: its API, the scheduled import, webhook deliveries."""
-    from origin.datahub.api import create_datahub_app
     from origin.server import PortInUse, make_server
     from origin.server import run as run_server
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     svc = _service(data)
     try:
-        server = make_server(create_datahub_app(svc.engine, svc.authenticator, svc.sectors, svc.sync), host, port)
+        server = make_server(svc.app(), host, port)
     except PortInUse as exc:
         svc.stop()
         fail(str(exc))

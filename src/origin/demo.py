@@ -15,7 +15,6 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from origin.datahub import meters, service, synthetic
-from origin.datahub.api import create_datahub_app
 from origin.datahub.fake import PREFIX, REFRESH_TOKEN, create_fake_app
 from origin.ledger import data as ledger_data
 from origin.ledger.api import create_app
@@ -99,8 +98,7 @@ def onboard(data: Path, datahub_service: service.Service) -> None:
 
 def platform_app(node: Node, datahub_service: service.Service) -> Starlette:
     return Starlette(routes=[
-        Mount("/datahub", create_datahub_app(datahub_service.engine, datahub_service.authenticator,
-                                             datahub_service.sectors, datahub_service.sync)),
+        Mount("/datahub", datahub_service.app()),
         Mount("/fake-datahub", create_fake_app()),
         Mount("/", create_app(node)),
     ])  # fmt: skip

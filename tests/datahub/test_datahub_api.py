@@ -146,11 +146,20 @@ def test_the_gsrn_of_a_measurement_only_to_its_owner_and_the_issuer(api):
     assert client.get(f"/v1/measurements/{'fbb4f9' + '0' * 64}/gsrn", headers=as_("issuer")).status_code == 404
 
 
-def test_webhooks_and_issues_are_for_the_issuer(api):
+def test_webhooks_of_owners_and_the_issuer_and_issues_for_the_issuer(api):
     client, as_, _ = api
-    hook = {"url": "http://hooks.example/x", "secret": "s" * 20}
-    assert client.post("/v1/webhooks", json=hook, headers=as_("alice")).status_code == 403
+    hook = {"url": "http://93.184.215.14/x", "secret": "s" * 20}
+    alices = client.post("/v1/webhooks", json=hook, headers=as_("alice"))
+    assert alices.status_code == 201
     assert client.post("/v1/webhooks", json=hook, headers=as_("issuer")).status_code == 201
+    inside = client.post("/v1/webhooks", json={**hook, "url": "http://127.0.0.1:9/x"}, headers=as_("alice"))
+    assert inside.status_code == 400 and "not a public address" in inside.json()["error"]["message"]
+    assert [w["owner"] for w in client.get("/v1/webhooks", headers=as_("alice")).json()] == ["customer-0"]
+    assert len(client.get("/v1/webhooks", headers=as_("issuer")).json()) == 2
+    assert "secret" not in client.get("/v1/webhooks", headers=as_("alice")).json()[0]
+    assert client.delete(f"/v1/webhooks/{alices.json()['id']}", headers=as_("bob")).status_code == 404
+    assert client.delete(f"/v1/webhooks/{alices.json()['id']}", headers=as_("alice")).status_code == 204
+    assert client.get("/v1/import-issues", headers=as_("alice")).status_code == 403
     page = client.get("/v1/import-issues", params={"limit": 2}, headers=as_("issuer")).json()
     assert isinstance(page["issues"], list) and "next" in page
 

@@ -78,7 +78,7 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 def create_datahub_app(engine: Engine, authenticator: Authenticator, sectors: Callable[[], frozenset[str]],
-                       sync: Callable[[], meters_.SyncReport]) -> FastAPI:  # fmt: skip
+                       sync: Callable[[], meters_.SyncReport], allow_private_webhooks: bool = False) -> FastAPI:  # fmt: skip
     app = FastAPI(title="Origin DataHub service",
                   description="Meters, measurements imported from DataHub, and who may see a GSRN. Every endpoint "
                               "takes `Authorization: Bearer TOKEN` (`origin datahub token add` makes one).")  # fmt: skip
@@ -87,7 +87,7 @@ def create_datahub_app(engine: Engine, authenticator: Authenticator, sectors: Ca
     who = _principals(authenticator)
     _meter_routes(app, engine, sectors, sync, who)
     _measurement_routes(app, engine, who)
-    _admin_routes(app, engine, who)
+    _admin_routes(app, engine, who, allow_private_webhooks)
     return app
 
 
@@ -280,14 +280,26 @@ def _measurement_routes(app: FastAPI, engine: Engine, w: _Who) -> None:
         return {"address": address, "gsrn": row.gsrn}
 
 
-def _admin_routes(app: FastAPI, engine: Engine, w: _Who) -> None:
-    @app.post("/v1/webhooks", status_code=201, summary="Subscribe to measurement.published and ggo.issued",
-              responses=_errors(400, 401, 403))  # fmt: skip
-    def subscribe(body: WebhookIn, who: Principal = Depends(w.issuer)) -> dict[str, int]:
+def _admin_routes(app: FastAPI, engine: Engine, w: _Who, allow_private: bool) -> None:
+    @app.post("/v1/webhooks", status_code=201, responses=_errors(400, 401),
+              summary="Subscribe to measurement.published and ggo.issued: an owner of their own meters' events")  # fmt: skip
+    def subscribe(body: WebhookIn, who: Principal = Depends(w.principal)) -> dict[str, int]:
+        owner = None if who.role == ISSUER else who.subject
         try:
-            return {"id": webhooks.subscribe(engine, body.url, body.secret, body.events)}
+            return {"id": webhooks.subscribe(engine, body.url, body.secret, body.events, owner, allow_private)}
         except ValueError as exc:
             raise Refused(400, "malformed", str(exc)) from None
+
+    @app.get("/v1/webhooks", summary="Your subscriptions, with what is pending and failed", responses=_errors(401))
+    def subscriptions(who: Principal = Depends(w.principal)) -> list[dict[str, Any]]:
+        with engine.connect() as conn:
+            return [{k: v for k, v in s.items() if k != "secret"}
+                    for s in webhooks.listed(conn, None if who.role == ISSUER else who.subject)]  # fmt: skip
+
+    @app.delete("/v1/webhooks/{webhook_id}", status_code=204, summary="Unsubscribe", responses=_errors(401, 404))
+    def unsubscribe(webhook_id: int, who: Principal = Depends(w.principal)) -> None:
+        if not webhooks.unsubscribe(engine, webhook_id, None if who.role == ISSUER else who.subject):
+            raise Refused(404, "not_found", f"no subscription {webhook_id} of yours")
 
     @app.get("/v1/import-issues", summary="Gaps, late corrections, refusals and expired GGOs the importer found",
              responses=_errors(400, 401, 403))  # fmt: skip

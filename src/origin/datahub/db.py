@@ -95,6 +95,10 @@ webhooks = Table(
     Column("url", Text, nullable=False),
     Column("secret", Text, nullable=False),
     Column("events", Text, nullable=False),  # space-separated event names
+    Column("owner", String(200)),  # null: the issuing body's, of every meter; else of this owner's
+    Column("failures", Integer, nullable=False, server_default="0"),  # POSTs failed in a row
+    Column("next_attempt_s", BigInteger, nullable=False, server_default="0"),  # its backoff
+    Column("last_error", Text),
 )  # fmt: skip
 
 deliveries = Table(
@@ -102,6 +106,7 @@ deliveries = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("webhook", Integer, ForeignKey("webhooks.id"), nullable=False),
     Column("event", String(40), nullable=False),
+    Column("owner", String(200)),  # the owner of the meter the event is about
     Column("payload", LargeBinary, nullable=False),
     Column("status", String(10), nullable=False, index=True),  # PENDING, DELIVERED or FAILED
     Column("attempts", Integer, nullable=False),

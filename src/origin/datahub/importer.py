@@ -300,15 +300,20 @@ class Importer:
                 update(ledger_batches).where(ledger_batches.c.id == batch_id).values(status="COMMITTED", seq=seq)
             )
             conn.execute(update(measurements).where(measurements.c.batch == batch_id).values(seq=seq))
-            published, issued = [], []
+            owner_of = {r.address: r.owner for r in conn.execute(
+                select(measurements.c.address, meters.c.owner).join(meters).where(measurements.c.batch == batch_id))}  # fmt: skip
+            published: list[tuple[str, dict[str, Any]]] = []
+            issued: list[tuple[str, dict[str, Any]]] = []
             for t in json.loads(body)["transactions"]:
                 p = t["payload"]
                 if t["type"] == "publish_measurement":
-                    published.append({"address": p["address"], "begin": p["begin"], "end": p["end"], "type": p["type"],
-                                      "sector": p["sector"], "amount": p["amount"], "seq": seq})  # fmt: skip
+                    published.append((owner_of[p["address"]], {
+                        "address": p["address"], "begin": p["begin"], "end": p["end"], "type": p["type"],
+                        "sector": p["sector"], "amount": p["amount"], "seq": seq}))  # fmt: skip
                 else:
-                    issued.append({"address": p["address"], "measurement": p["measurement"], "seq": seq,
-                                   "tech_type": p["tech_type"], "fuel_type": p["fuel_type"]})  # fmt: skip
+                    issued.append((owner_of[p["measurement"]], {
+                        "address": p["address"], "measurement": p["measurement"], "seq": seq,
+                        "tech_type": p["tech_type"], "fuel_type": p["fuel_type"]}))  # fmt: skip
             webhooks.enqueue(conn, "measurement.published", published, now_s)
             webhooks.enqueue(conn, "ggo.issued", issued, now_s)
         report.batches += 1

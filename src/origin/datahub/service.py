@@ -23,10 +23,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
 
 from origin.datahub import db, webhooks
 from origin.datahub import meters as meters_
+from origin.datahub.api import create_datahub_app
 from origin.datahub.auth import ISSUER, TokenTable, digest
 from origin.datahub.client import DataHubClient
 from origin.datahub.importer import Importer, LedgerRefusesIssuer, LedgerUnavailable
@@ -51,6 +53,7 @@ class Config:
     refresh_token: str
     import_every_s: int = HOUR_S
     import_window_s: int = IMPORT_WINDOW_S  # each run imports this far back: late data is caught
+    webhooks_allow_private: bool = False  # may subscribers be at loopback, link-local or private addresses
 
 
 def write_private(path: Path, text: str) -> None:
@@ -178,12 +181,18 @@ class Service:
         for line in report.lines():
             log.info(line)
 
+    def deliver_webhooks(self, now_s: int) -> None:
+        webhooks.deliver_due(self.engine, now_s, allow_private=self.config.webhooks_allow_private)
+
+    def app(self) -> FastAPI:
+        """The service's API."""
+        return create_datahub_app(self.engine, self.authenticator, self.sectors, self.sync,
+                                  self.config.webhooks_allow_private)  # fmt: skip
+
     def start(self) -> "Service":
         """The scheduled importer and the webhook deliverer, in the background."""
         threading.Thread(target=self._every, args=(self.config.import_every_s, self.import_recent), daemon=True).start()
-        threading.Thread(
-            target=self._every, args=(2, lambda now: webhooks.deliver_due(self.engine, now)), daemon=True
-        ).start()
+        threading.Thread(target=self._every, args=(2, self.deliver_webhooks), daemon=True).start()
         return self
 
     def _every(self, period_s: float, work: Callable[[int], None]) -> None:
