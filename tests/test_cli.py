@@ -150,3 +150,36 @@ def test_an_answer_that_breaks_off_is_a_connection_error():
     with pytest.raises(OSError, match="broke off"):
         http("GET", f"http://127.0.0.1:{server.getsockname()[1]}/x", timeout=5)
     server.close()
+
+
+def wait_for_file(path, proc, timeout_s=120):
+    deadline = time.monotonic() + timeout_s
+    while not path.exists():
+        assert time.monotonic() < deadline and proc.poll() is None, proc.stdout.read()
+        time.sleep(0.2)
+
+
+def test_the_demo_runs_and_an_interrupted_first_run_begins_again(tmp_path):
+    """The README's first command: the platform with demo data, the owners' trades done; a first
+    run cut short is made anew on the next; a busy port is said before anything listens."""
+    origin = [sys.executable, "-c", "from origin.cli import main; main()"]
+    data, port = tmp_path / "demo", free_port()
+    for round_ in ("first", "after an interrupted first run"):
+        proc = subprocess.Popen([*origin, "demo", "--data", str(data), "--port", str(port)],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+        try:
+            wait_for_file(data / "traded", proc)
+            tokens = json.loads((data / "demo-keys.json").read_text())["datahub_api_tokens"]
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/datahub/v1/meters",
+                                             headers={"Authorization": f"Bearer {tokens['issuing-body']}"})  # fmt: skip
+            with urllib.request.urlopen(request) as r:
+                meters = json.loads(r.read())["meters"]
+            assert meters and all(m["waiting_for"] == [] for m in meters), round_
+            busy = subprocess.run([*origin, "demo", "--data", str(data), "--port", str(port)], capture_output=True,
+                                  text=True, timeout=60, check=False)  # fmt: skip
+            assert busy.returncode == 2 and "in use" in busy.stderr and "API on" not in busy.stderr
+        finally:
+            proc.terminate()
+            assert proc.wait(timeout=30) == 0
+        for cut_short in ("prepared", "traded", "datahub/datahub.json"):  # as if the first run had been cut short
+            (data / cut_short).unlink()

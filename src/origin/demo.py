@@ -8,18 +8,23 @@ service at /datahub, the fake DataHub at /fake-datahub."""
 import json
 import logging
 import os
+import shutil
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from bip32 import BIP32
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from origin.datahub import meters, service, synthetic
+from origin.datahub import db, meters, service, synthetic
+from origin.datahub.auth import OWNER, TokenTable
 from origin.datahub.fake import PREFIX, REFRESH_TOKEN, create_fake_app
 from origin.ledger import data as ledger_data
 from origin.ledger.api import create_app
 from origin.ledger.node import Node
-from origin.protocol import addresses, wallet
+from origin.ledger.store import Store
+from origin.protocol import addresses, note, wallet
 from origin.protocol.addresses import GGO
 from origin.protocol.canonical import canonical
 from origin.protocol.keys import public_key
@@ -30,6 +35,7 @@ from origin.trading import Consumption, Issued, pack, trades
 LEDGER_ID = "origin.demo/dk"
 KEYS_FILE = "demo-keys.json"
 TRADED_FILE = "traded"
+PREPARED = "prepared"
 DATAHUB = "datahub"
 IMPORT_EVERY_S = 300
 IMPORT_WINDOW_S = 2 * 86400
@@ -40,21 +46,33 @@ RESOLUTION_S = {"PT1H": 3600, "PT15M": 900}
 logger = logging.getLogger("origin.demo")
 
 
-def prepare(data: Path, url: str, echo=print):
+def prepare(data: Path, url: str, echo: Callable[[str], None] = print) -> tuple[Store, note.Signer]:
     """Open the demo ledger in `data`, creating it and the DataHub service beside it on first
-    use; point the service at `url`, where the platform will be served."""
+    use; point the service at `url`, where the platform will be served. A first run that was
+    interrupted is begun again: the demo's files are made anew."""
     data = Path(data)
-    if not (data / ledger_data.DATABASE).exists():
+    if not (data / PREPARED).exists():
+        _remove_unfinished(data)
         issuer = Wallet.generate()
         ledger_data.init(data, LEDGER_ID, [issuer.public_key.hex()])
-        owners = _datahub(data, issuer)
-        _write_keys(data, issuer, owners)
+        owners, tokens = _datahub(data, issuer)
+        _write_keys(data, issuer, owners, tokens)
+        (data / PREPARED).write_text("the demo's ledger, DataHub service and keys are made\n")
         echo(f"demo ledger created in {data}; keys in {data / KEYS_FILE}")
     config_path = data / DATAHUB / service.CONFIG
     config = json.loads(config_path.read_text())
     config.update(ledger_url=url, datahub_url=f"{url}/fake-datahub{PREFIX}")
     _rewrite_private(config_path, json.dumps(config, indent=2))
     return ledger_data.open_store(data)
+
+
+def _remove_unfinished(data: Path) -> None:
+    """What an interrupted first run left: the demo's own files only, never anything else."""
+    if data.exists() and (ledger_data.ledger_files(data) or (data / DATAHUB).exists()):
+        logger.warning("%s holds an unfinished demo: making it anew", data)
+    for path in [*ledger_data.ledger_files(data), data / KEYS_FILE, data / TRADED_FILE]:
+        path.unlink(missing_ok=True)
+    shutil.rmtree(data / DATAHUB, ignore_errors=True)
 
 
 def _rewrite_private(path: Path, text: str) -> None:
@@ -65,18 +83,24 @@ def _rewrite_private(path: Path, text: str) -> None:
     os.replace(new, path)
 
 
-def _datahub(data: Path, issuer: Wallet) -> dict[str, Wallet]:
-    """The DataHub service, and a wallet for each customer of the fake DataHub."""
-    service.init(data / DATAHUB, ledger_url="http://127.0.0.1", ledger_id=LEDGER_ID, datahub_url="http://127.0.0.1",
-                 refresh_token=REFRESH_TOKEN, issuer_key=issuer.private_key([]))  # fmt: skip
+def _datahub(data: Path, issuer: Wallet) -> tuple[dict[str, Wallet], dict[str, str]]:
+    """The DataHub service, a wallet for each customer of the fake DataHub, and API tokens for
+    the issuing body and each customer."""
+    made = service.init(data / DATAHUB, ledger_url="http://127.0.0.1", ledger_id=LEDGER_ID,
+                        datahub_url="http://127.0.0.1", refresh_token=REFRESH_TOKEN, issuer_key=issuer.private_key([]))  # fmt: skip
     config_path = data / DATAHUB / service.CONFIG
     config = json.loads(config_path.read_text())
     config.update(import_every_s=IMPORT_EVERY_S, import_window_s=IMPORT_WINDOW_S)
     _rewrite_private(config_path, json.dumps(config, indent=2))
     owners = {TRADER: Wallet.generate()}
+    tokens = {"issuing-body": made["issuer_api_token"]}
+    engine = db.connect(config["database"])
     for m in synthetic.fleet():
-        owners.setdefault(m.owner, Wallet.generate())
-    return owners
+        if m.owner not in owners:
+            owners[m.owner] = Wallet.generate()
+            tokens[m.owner] = TokenTable(engine).add(m.owner, OWNER, "the demo's", int(time.time()))
+    engine.dispose()
+    return owners, tokens
 
 
 def onboard(data: Path, datahub_service: service.Service) -> None:
@@ -104,10 +128,11 @@ def platform_app(node: Node, datahub_service: service.Service) -> Starlette:
     ])  # fmt: skip
 
 
-def _write_keys(data: Path, issuer: Wallet, owners: dict[str, Wallet]) -> None:
+def _write_keys(data: Path, issuer: Wallet, owners: dict[str, Wallet], tokens: dict[str, str]) -> None:
     keys = {
         "issuer": {"xprv": issuer.xprv, "public_key": issuer.public_key.hex()},
         "owners": {name: {"xprv": w.xprv, "receive_keys_used": 0} for name, w in owners.items()},
+        "datahub_api_tokens": tokens,
     }
     service.write_private(data / KEYS_FILE, json.dumps(keys, indent=2))
 

@@ -1,6 +1,7 @@
 """The DataHub service's own database (SQLAlchemy Core): SQLite by default, PostgreSQL in
 production, the same code and tests on both. Nothing here ever holds an owner's private key."""
 
+import logging
 import sqlite3
 from pathlib import Path
 
@@ -139,6 +140,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def migrate(engine: Engine) -> str:
     """Bring the schema to the newest numbered migration (Alembic, under migrations/); the
     revision it is at. A database made before migrations existed is recognised as the first."""
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its steps are no news to an operator
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:

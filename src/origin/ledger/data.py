@@ -64,6 +64,12 @@ def init(data: Path, ledger: str, issuers: list[str], clock: Callable[[], float]
     return genesis
 
 
+def ledger_files(data: Path) -> list[Path]:
+    """The files of a ledger on SQLite in `data` that exist (its key, database and journals)."""
+    names = [LOG_KEY, DATABASE, f"{DATABASE}-wal", f"{DATABASE}-shm", f"{DATABASE}.writer"]
+    return [Path(data) / n for n in names if (Path(data) / n).exists()]
+
+
 def open_store(data: Path, database: str | None = None) -> tuple[Store, note.Signer]:
     data = Path(data)
     if not data.is_dir():
