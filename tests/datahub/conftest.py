@@ -1,3 +1,4 @@
+import contextlib
 import os
 
 import pytest
@@ -9,22 +10,34 @@ POSTGRES = os.environ.get("ORIGIN_TEST_POSTGRES", "postgresql://postgres@127.0.0
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request, tmp_path):
-    """The DataHub service's database: a SQLite file, or a PostgreSQL database made and dropped."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'datahub.db'}"
-        return
-    with scratch_database(POSTGRES, "origin_test") as url:
-        yield url
+def databases(request, tmp_path):
+    """Makes the DataHub service's databases: SQLite files, or PostgreSQL databases made and
+    dropped after the test."""
+    with contextlib.ExitStack() as stack:
+        made = []
+
+        def make() -> str:
+            made.append(None)
+            if request.param == "sqlite":
+                return f"sqlite:///{tmp_path / f'datahub-{len(made)}.db'}"
+            return stack.enter_context(scratch_database(POSTGRES, "origin_test"))
+
+        yield make
 
 
 @pytest.fixture
-def make_world(tmp_path, database_url):
-    """Worlds of a ledger (of the settings given), the fake DataHub and the onboarded fleet."""
+def database_url(databases):
+    return databases()
+
+
+@pytest.fixture
+def make_world(tmp_path, databases):
+    """Worlds of a ledger (of the settings given), the fake DataHub and the onboarded fleet,
+    each on a database of its own."""
     made = []
 
     def make(**settings) -> ImporterWorld:
-        world = ImporterWorld(tmp_path / f"ledger-{len(made)}.db", database_url, **settings)
+        world = ImporterWorld(tmp_path / f"ledger-{len(made)}.db", databases(), **settings)
         made.append(world)
         return world
 

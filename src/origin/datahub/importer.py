@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bip32 import BIP32
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from origin.client import http
@@ -45,6 +46,20 @@ SUBMIT_RETRIES = 20
 RETRY_S = 0.5
 # Refusals that are no one meter's fault: the issuing body's key or the ledger id is wrong.
 CONFIGURATION_CODES = frozenset({"unauthorized", "bad_signature", "invalid_batch"})
+
+
+CLAIM_TRIES = 20
+
+
+class _Overtaken(Exception):
+    """Another importer claimed measurements this one was about to."""
+
+
+def _insert_new(conn: Connection, table: Any) -> Any:
+    """An insert that leaves rows already there (by primary key) as they are."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
 
 
 class LedgerUnavailable(Exception):
@@ -153,7 +168,7 @@ class Importer:
                     issues.append({"gsrn": r.gsrn, "begin_s": r.begin_s, "kind": "correction", "seen_s": now_s,
                                    "detail": f"published {previous} Wh, the DataHub now says {r.amount_wh} Wh"})  # fmt: skip
             if new:
-                conn.execute(insert(measurements), new)
+                conn.execute(_insert_new(conn, measurements), new)  # another importer may have stored some
             report.gaps, report.corrections = self._record_issues(conn, issues)
         report.stored += len(new)
 
@@ -178,7 +193,7 @@ class Importer:
                                             .in_(keys[i : i + SQL_PARAMETERS_MAX]))))  # fmt: skip
         fresh = [i for i in issues if (i["gsrn"], i["begin_s"], i["kind"]) not in seen]
         if fresh:
-            conn.execute(insert(import_issues), fresh)
+            conn.execute(_insert_new(conn, import_issues), fresh)
         return sum(i["kind"] == "gap" for i in fresh), sum(i["kind"] == "correction" for i in fresh)
 
     def publish(self, config: Config, report: Report, progress: Callable[[str, int, int], None]) -> None:
@@ -196,9 +211,20 @@ class Importer:
             progress("publishing", report.published, total)
 
     def _claim_batch(self, config: Config, report: Report) -> tuple[str, bytes] | None:
-        """Build the next batch and record it, with its measurements, before it is submitted."""
+        """Build the next batch and record it, with its measurements, before it is submitted;
+        another importer that claimed some of them first makes this one try again."""
+        for _ in range(CLAIM_TRIES):
+            try:
+                return self._try_claim(config, report)
+            except _Overtaken:
+                continue
+        raise LedgerUnavailable("other importers keep claiming the same measurements; run the import again")
+
+    def _try_claim(self, config: Config, report: Report) -> tuple[str, bytes] | None:
         now_s = int(self.clock())
         with self.engine.begin() as conn:
+            if conn.dialect.name == "sqlite":  # take the write lock first: claimers queue up
+                conn.execute(update(ledger_batches).where(ledger_batches.c.id.is_(None)).values(status="PENDING"))
             rows = conn.execute(
                 select(measurements, meters.c.type, meters.c.sector, meters.c.tech_type, meters.c.fuel_type)
                 .join(meters, meters.c.gsrn == measurements.c.gsrn)
@@ -216,10 +242,13 @@ class Importer:
                                        for r in expired])  # fmt: skip
             body = canonical(tx.batch(*(t for unit in units[: len(rows)] for t in unit)))
             batch_id = sha256_hex(body)
-            conn.execute(insert(ledger_batches).values(id=batch_id, body=body, status="PENDING", created_s=now_s))
-            conn.execute(update(measurements).where(
-                tuple_(measurements.c.gsrn, measurements.c.begin_s).in_([(r.gsrn, r.begin_s) for r in rows]))
-                .values(batch=batch_id))  # fmt: skip
+            claimed = conn.execute(update(measurements).where(
+                tuple_(measurements.c.gsrn, measurements.c.begin_s).in_([(r.gsrn, r.begin_s) for r in rows]),
+                measurements.c.batch.is_(None)).values(batch=batch_id)).rowcount  # fmt: skip
+            if claimed != len(rows):  # another importer was first: roll back, claim anew
+                raise _Overtaken()
+            conn.execute(_insert_new(conn, ledger_batches).values(id=batch_id, body=body, status="PENDING",
+                                                                  created_s=now_s))  # fmt: skip
         return batch_id, body
 
     def _unit(self, r: Any, config: Config, now_s: int) -> list[dict[str, Any]]:
@@ -296,9 +325,11 @@ class Importer:
     def _record(self, batch_id: str, body: bytes, seq: int, report: Report) -> None:
         now_s = int(self.clock())
         with self.engine.begin() as conn:
-            conn.execute(
-                update(ledger_batches).where(ledger_batches.c.id == batch_id).values(status="COMMITTED", seq=seq)
-            )
+            first = conn.execute(update(ledger_batches).where(ledger_batches.c.id == batch_id,
+                                                              ledger_batches.c.status == "PENDING")
+                                 .values(status="COMMITTED", seq=seq)).rowcount  # fmt: skip
+            if not first:  # another importer resubmitted it too, and recorded it: once is enough
+                return
             conn.execute(update(measurements).where(measurements.c.batch == batch_id).values(seq=seq))
             owner_of = {r.address: r.owner for r in conn.execute(
                 select(measurements.c.address, meters.c.owner).join(meters).where(measurements.c.batch == batch_id))}  # fmt: skip
