@@ -9,7 +9,8 @@ from sqlalchemy import insert, select
 from origin.datahub import db, meters
 from origin.datahub.api import create_datahub_app
 from origin.datahub.auth import TokenTable
-from origin.protocol.limits import JSON_BODY_BYTES_MAX
+from origin.protocol.limits import JSON_BODY_BYTES_MAX, LIST_LIMIT_MAX
+from origin.protocol.times import parse_time
 from origin.protocol.wallet import Wallet
 
 SECTORS = frozenset({"DK1", "DK2"})
@@ -190,3 +191,19 @@ def test_the_openapi_document_declares_the_bearer_scheme_and_refusals(api):
     assert {"401", "404", "409"} <= set(spec["paths"]["/v1/meters/{gsrn}/xpub"]["put"]["responses"])
     assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert spec["paths"]["/v1/meters"]["get"]["security"] == [{"HTTPBearer": []}]
+
+
+def test_sums_are_right_past_every_page_and_limit(api):
+    """More rows than the largest page: the sums count every one (they are SQL's, not a page's)."""
+    client, as_, engine = api
+    gsrn = next(m for m in FLEET if m.type_of_mp == "E17").gsrn
+    start = parse_time("2024-01-01T00:00:00Z")
+    rows = [{"gsrn": gsrn, "begin_s": start + 900 * i, "end_s": start + 900 * (i + 1), "amount_wh": 2}
+            for i in range(LIST_LIMIT_MAX + 1)]  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(insert(db.measurements), rows)
+    months = client.get("/v1/measurements/summary", params={"resolution": "month", "end": "2024-06-01T00:00:00Z"},
+                        headers=as_("issuer")).json()  # fmt: skip
+    assert sum(m["measurements"] for m in months) == LIST_LIMIT_MAX + 1
+    assert sum(m["consumption_wh"] for m in months) == 2 * (LIST_LIMIT_MAX + 1)
+    assert [m["period"] for m in months] == ["2024-01", "2024-02", "2024-03", "2024-04"]

@@ -13,6 +13,7 @@ from origin.datahub.fake import create_fake_app
 from origin.datahub.importer import LedgerRefusesIssuer, LedgerUnavailable, Report
 from origin.protocol import addresses
 from origin.protocol.canonical import parse
+from origin.protocol.times import parse_time
 from origin.protocol.wallet import Wallet
 from world import Key
 
@@ -194,3 +195,14 @@ def test_the_ledger_not_answering_leaves_the_batch_for_next_time(setup):
         broken.run(BEGIN, END)
     report = importer().run(BEGIN, END)
     assert report.published == len(certified(engine)) == len(set(ledger.publications()))
+
+
+def test_readings_outside_the_authorisation_are_not_stored(make_world):
+    """A customer's authorisation ends inside the period: what comes after is not theirs to give."""
+    world = make_world()
+    ends = parse_time("2025-10-26T11:00:00Z")
+    with world.engine.begin() as conn:
+        conn.execute(update(db.meters).values(access_to_s=ends))
+    report = world.importer().run(BEGIN, END, sync=False)  # the DataHub's own list would say so too
+    assert report.outside_access > 0
+    assert all(r.end_s <= ends for r in certified(world.engine))
