@@ -1,6 +1,8 @@
 """What the DataHub tests share: a period, a fleet of fake meters, a real ledger node reached
 over HTTP, and a stand-in for SIGKILL."""
 
+import threading
+
 from fastapi.testclient import TestClient
 from test_client import BASE, Clock, Transport
 
@@ -32,16 +34,19 @@ class Ledger:
         self.node.start()
         self.client = TestClient(create_app(self.node))
         self.kill_before, self.kill_after, self.posts = None, None, 0
+        self.lock = threading.Lock()  # importers submit from several threads
 
     def post(self, method, url, body=None, timeout=None, headers=None):
         if method == "GET":
             r = self.client.get(url.removeprefix("http://ledger"))
             return r.status_code, r.content
-        self.posts += 1
-        if self.posts == self.kill_before:
+        with self.lock:
+            self.posts += 1
+            n = self.posts
+        if n == self.kill_before:
             raise Kill()
         r = self.client.post(url.removeprefix("http://ledger"), content=body)
-        if self.posts == self.kill_after:
+        if n == self.kill_after:
             raise Kill()
         return r.status_code, r.content
 

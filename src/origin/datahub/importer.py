@@ -19,8 +19,11 @@ none stranded.
    the import with the reason, leaving every measurement unclaimed for the run after the fix.
 """
 
+import concurrent.futures
 import json
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +52,8 @@ CONFIGURATION_CODES = frozenset({"unauthorized", "bad_signature", "invalid_batch
 
 
 CLAIM_TRIES = 20
+FETCH_METERS = 100  # meters fetched (10 a call) before their measurements are published
+IN_FLIGHT = 4  # batches submitted at once: the ledger commits them in one group
 
 
 class _Overtaken(Exception):
@@ -60,6 +65,37 @@ def _insert_new(conn: Connection, table: Any) -> Any:
     if conn.dialect.name == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing()
     return sqlite.insert(table).on_conflict_do_nothing()
+
+
+class _Submissions:
+    """Batches submitted and recorded in worker threads, at most IN_FLIGHT at a time; the
+    first failure of any is raised in the caller's thread, once all have ended."""
+
+    def __init__(self, importer: "Importer", report: "Report"):
+        self.importer, self.report = importer, report
+        self.pool = concurrent.futures.ThreadPoolExecutor(IN_FLIGHT, "submit")
+        self.futures: deque[concurrent.futures.Future[None]] = deque()
+
+    def submit(self, batch_id: str, body: bytes) -> None:
+        """Submit a claimed batch -- always, even after another failed, so that its refusal
+        releases what it claimed -- then wait while too many are in flight."""
+        self.futures.append(self.pool.submit(self.importer._submit, batch_id, body, self.report))
+        while len(self.futures) > IN_FLIGHT:
+            self.futures.popleft().result()
+
+    def __enter__(self) -> "_Submissions":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        failure: BaseException | None = None
+        for future in self.futures:
+            try:
+                future.result()
+            except BaseException as error:  # Kill (tests) included: the first one is raised
+                failure = failure or error
+        self.pool.shutdown()
+        if failure is not None and exc[0] is None:
+            raise failure
 
 
 class LedgerUnavailable(Exception):
@@ -105,6 +141,7 @@ class Importer:
         self.engine, self.datahub, self.ledger_url, self.ledger_id = engine, datahub, ledger_url.rstrip("/"), ledger_id
         self.issuer_key, self.clock, self.post, self.sleep = issuer_key, clock, post, sleep
         self.transactions_per_batch = transactions_per_batch
+        self._lock = threading.Lock()
 
     def ledger_config(self) -> Config:
         """The ledger's genesis: its sectors and the GGO lifetime decide what is certified."""
@@ -121,18 +158,27 @@ class Importer:
 
     def run(self, begin_s: int, end_s: int, progress: Callable[[str, int, int], None] = lambda *a: None,
             sync: bool = True) -> Report:  # fmt: skip
+        """Import [begin_s, end_s): meters fetched a few calls at a time, each share stored and
+        its batches built, signed and submitted (IN_FLIGHT at once) while the next is fetched."""
         report = Report()
         config = self.ledger_config()
         if sync:
             report.meters = meters_.sync(self.engine, self.datahub)
         with self.engine.connect() as conn:
             gsrns = [row.gsrn for row in conn.execute(select(meters.c.gsrn).order_by(meters.c.gsrn))]
-        progress("fetching", 0, len(gsrns))
-        readings, report.errors = self.datahub.timeseries(gsrns, begin_s, end_s)
-        report.readings = len(readings)
-        progress("fetching", len(gsrns), len(gsrns))
-        self.store(readings, report)
-        self.publish(config, report, progress)
+            pending = conn.execute(select(ledger_batches.c.id, ledger_batches.c.body).where(
+                ledger_batches.c.status == "PENDING").order_by(ledger_batches.c.created_s)).fetchall()  # fmt: skip
+        with _Submissions(self, report) as submissions:
+            for row in pending:  # first what a killed run left unanswered: the same bytes again
+                submissions.submit(row.id, row.body)
+            for i in range(0, len(gsrns), FETCH_METERS):
+                readings, errors = self.datahub.timeseries(gsrns[i : i + FETCH_METERS], begin_s, end_s)
+                report.readings += len(readings)
+                report.errors += errors
+                self.store(readings, report)
+                progress("importing meters", min(i + FETCH_METERS, len(gsrns)), len(gsrns))
+                while (claimed := self._claim_batch(config, report)) is not None:
+                    submissions.submit(*claimed)
         return report
 
     def store(self, readings: list[Any], report: Report) -> None:
@@ -195,20 +241,6 @@ class Importer:
         if fresh:
             conn.execute(_insert_new(conn, import_issues), fresh)
         return sum(i["kind"] == "gap" for i in fresh), sum(i["kind"] == "correction" for i in fresh)
-
-    def publish(self, config: Config, report: Report, progress: Callable[[str, int, int], None]) -> None:
-        with self.engine.connect() as conn:
-            pending = conn.execute(select(ledger_batches.c.id, ledger_batches.c.body)
-                                   .where(ledger_batches.c.status == "PENDING").order_by(ledger_batches.c.created_s)).fetchall()  # fmt: skip
-            total = report.published + len(conn.execute(select(measurements.c.address).join(meters).where(
-                measurements.c.address.is_not(None), measurements.c.batch.is_(None),
-                meters_.ready(config.sectors))).fetchall())  # fmt: skip
-        for row in pending:  # first what a killed run left unanswered: the same bytes again
-            self._submit(row.id, row.body, report)
-            progress("publishing", report.published, total)
-        while (claimed := self._claim_batch(config, report)) is not None:
-            self._submit(*claimed, report)
-            progress("publishing", report.published, total)
 
     def _claim_batch(self, config: Config, report: Report) -> tuple[str, bytes] | None:
         """Build the next batch and record it, with its measurements, before it is submitted;
@@ -307,7 +339,8 @@ class Importer:
             raise LedgerRefusesIssuer(f"the ledger refuses the issuing body's batches: {error['code']}: "
                                       f"{error['message']} -- check ledger_id and the issuer key, then import "
                                       f"again (nothing was published, nothing is lost)")  # fmt: skip
-        report.quarantined.append((row, error))
+        with self._lock:
+            report.quarantined.append((row, error))
 
     def _quarantine(self, conn: Connection, transaction: dict[str, Any], error: dict[str, Any], now_s: int) -> str:
         """Quarantine the meter of the refused transaction; its GSRN."""
@@ -347,8 +380,9 @@ class Importer:
                         "tech_type": p["tech_type"], "fuel_type": p["fuel_type"]}))  # fmt: skip
             webhooks.enqueue(conn, "measurement.published", published, now_s)
             webhooks.enqueue(conn, "ggo.issued", issued, now_s)
-        report.batches += 1
-        report.published += len(published)
+        with self._lock:  # submissions are recorded in several threads
+            report.batches += 1
+            report.published += len(published)
 
 
 def _born_expired(r: Any, config: Config, now_s: int) -> bool:
