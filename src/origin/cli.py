@@ -317,7 +317,13 @@ def datahub_init(data, ledger_url, ledger_id, datahub_url, refresh_token, databa
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8790, type=int, show_default=True)
 @click.option("--meters", "count", default=12, type=int, show_default=True)
-def datahub_fake(host, port, count):
+@click.option(
+    "--resolution",
+    type=click.Choice(["PT1H", "PT15M"]),
+    default=None,
+    help="Every meter read at this resolution (default: offshore wind and the factory 15 minutes, the rest hourly).",
+)
+def datahub_fake(host, port, count, resolution):
     """Run a fake DataHub with synthetic meters (refresh token: fake-refresh-token)."""
     from origin.datahub import synthetic
     from origin.datahub.fake import create_fake_app
@@ -325,7 +331,7 @@ def datahub_fake(host, port, count):
     from origin.server import run as run_server
 
     try:
-        server = make_server(create_fake_app(synthetic.fleet(count)), host, port)
+        server = make_server(create_fake_app(synthetic.fleet(count, resolution=resolution)), host, port)
     except PortInUse as exc:
         fail(str(exc))
     run_server(server)

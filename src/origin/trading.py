@@ -65,12 +65,11 @@ def trades(ledger: str, issued: list[Issued], consumption: dict[tuple[str, str],
 def pack(units: Iterator[list[dict]], transactions_per_batch: int) -> Iterator[dict]:
     """Units packed into batches of at most `transactions_per_batch` transactions and
     PROTOCOL.md's bytes (a unit is never cut)."""
-    waiting: list[list[dict]] = []
+    packer = tx.BatchPacker(transactions_max=transactions_per_batch)
     for unit in units:
-        waiting.append(unit)
-        fit = tx.units_that_fit(waiting, transactions_max=transactions_per_batch)
-        if fit < len(waiting):
-            yield tx.batch(*(t for u in waiting[:fit] for t in u))
-            waiting = waiting[fit:]
-    if waiting:
-        yield tx.batch(*(t for u in waiting for t in u))
+        if not packer.add(unit):
+            yield packer.batch()
+            packer = tx.BatchPacker(transactions_max=transactions_per_batch)
+            packer.add(unit)
+    if packer.transactions:
+        yield packer.batch()

@@ -44,7 +44,10 @@ def mutated_batches(draw):
     """A real batch with one value somewhere replaced by random JSON, or its bytes cut."""
     batch = tx.batch(World().publish(Key()), World().issue(Key()))
     replace_somewhere(batch, draw, JSON)
-    body = canonical(batch) if draw(st.booleans()) else json.dumps(batch, allow_nan=True).encode()
+    body = json.dumps(batch, allow_nan=True).encode()  # NaN, lone surrogates: the parser's to refuse
+    if draw(st.booleans()):
+        with contextlib.suppress(ProtocolError):  # some values have no canonical form
+            body = canonical(batch)
     return body[: draw(st.integers(0, len(body)))] if draw(st.booleans()) else body
 
 

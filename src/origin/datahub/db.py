@@ -13,6 +13,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -60,6 +61,7 @@ measurements = Table(
     Column("address", String(70), unique=True),  # on the ledger; null while the meter has no xpub
     Column("batch", String(64), index=True),  # the ledger batch that publishes it
     Column("seq", BigInteger),  # the ledger entry that holds it, once committed
+    Index("ix_measurements_claim", "batch", "begin_s", "gsrn"),  # the unclaimed, in claiming order
 )  # fmt: skip
 
 ledger_batches = Table(

@@ -52,6 +52,7 @@ CONFIGURATION_CODES = frozenset({"unauthorized", "bad_signature", "invalid_batch
 
 
 CLAIM_TRIES = 20
+CLAIM_ROWS_MAX = 128  # read for a batch: about 65 publications with their issues fill 65,000 bytes
 FETCH_METERS = 100  # meters fetched (10 a call) before their measurements are published
 IN_FLIGHT = 4  # batches submitted at once: the ledger commits them in one group
 
@@ -261,18 +262,21 @@ class Importer:
                 select(measurements, meters.c.type, meters.c.sector, meters.c.tech_type, meters.c.fuel_type)
                 .join(meters, meters.c.gsrn == measurements.c.gsrn)
                 .where(measurements.c.address.is_not(None), measurements.c.batch.is_(None), meters_.ready(config.sectors))
-                .order_by(measurements.c.begin_s, measurements.c.gsrn).limit(self.transactions_per_batch // 2)
+                .order_by(measurements.c.begin_s, measurements.c.gsrn).limit(CLAIM_ROWS_MAX)
             ).fetchall()  # fmt: skip
             if not rows:
                 return None
-            units = [self._unit(r, config, now_s) for r in rows]
-            rows = rows[: tx.units_that_fit(units, transactions_max=self.transactions_per_batch)]
+            packer = tx.BatchPacker(transactions_max=self.transactions_per_batch)
+            taken = 0
+            while taken < len(rows) and packer.add(self._unit(rows[taken], config, now_s)):
+                taken += 1
+            rows = rows[:taken]
             expired = [r for r in rows if _born_expired(r, config, now_s)]
             report.expired += len(expired)
             self._record_issues(conn, [{"gsrn": r.gsrn, "begin_s": r.begin_s, "kind": "expired", "seen_s": now_s,
                                         "detail": "published without a GGO: it would be expired already"}
                                        for r in expired])  # fmt: skip
-            body = canonical(tx.batch(*(t for unit in units[: len(rows)] for t in unit)))
+            body = canonical(packer.batch())
             batch_id = sha256_hex(body)
             claimed = conn.execute(update(measurements).where(
                 tuple_(measurements.c.gsrn, measurements.c.begin_s).in_([(r.gsrn, r.begin_s) for r in rows]),

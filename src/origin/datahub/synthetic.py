@@ -81,13 +81,14 @@ def quarter_wh(meter: FakeMeter, begin_s: int) -> int:
     return round(hourly_wh(meter, hour_start) * share)
 
 
-def fleet(count: int = 12, sector: str = "DK1") -> list[FakeMeter]:
-    """A neighbourhood: solar, onshore and offshore wind, households and a factory."""
+def fleet(count: int = 12, sector: str = "DK1", resolution: str | None = None) -> list[FakeMeter]:
+    """A neighbourhood: solar, onshore and offshore wind, households and a factory; offshore wind
+    and the factory read every 15 minutes, the rest every hour, unless `resolution` says."""
     kinds = ["solar", "wind", "household", "household", "solar", "offshore", "household", "factory"]
     meters = []
     for i in range(count):
         kind = kinds[i % len(kinds)]
-        resolution = "PT15M" if kind in ("offshore", "factory") else "PT1H"
-        meters.append(FakeMeter(gsrn_.make(f"5713130000{i:07d}"), kind, sector, resolution, f"customer-{i % 4}",
+        reads = resolution or ("PT15M" if kind in ("offshore", "factory") else "PT1H")
+        meters.append(FakeMeter(gsrn_.make(f"5713130000{i:07d}"), kind, sector, reads, f"customer-{i % 4}",
                                 profiled=i == 3))  # fmt: skip
     return meters

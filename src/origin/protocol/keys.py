@@ -2,23 +2,28 @@
 
 A signature is ECDSA with RFC 6979 nonces, low-S, as 64-byte compact r || s, over a 32-byte
 SHA-256 digest. libsecp256k1 signs low-S and its verify refuses high-S, so malleated
-signatures never verify. Verification calls the library directly on the compact form:
-coincurve's own `verify` takes DER only, and the conversion costs as much as the check.
+signatures never verify. Signing and verification call the library directly on the compact
+form: coincurve's own `verify` takes DER only, and the conversion costs as much as the check;
+its `PrivateKey` derives a key pair and a public key on construction, three times the cost of
+the signature itself.
 """
 
+import functools
 import hashlib
 
 from coincurve import PrivateKey
 from coincurve._libsecp256k1 import ffi, lib
 from coincurve.context import GLOBAL_CONTEXT
-from coincurve.ecdsa import der_to_cdata, serialize_compact
 
 _CTX = GLOBAL_CONTEXT.ctx
+PUBLIC_KEYS_CACHED = 64
 
 
+@functools.lru_cache(maxsize=PUBLIC_KEYS_CACHED)
 def public_key(private_key: bytes) -> bytes:
-    """The 33-byte compressed public key of a 32-byte private key."""
-    return PrivateKey(private_key).public_key.format(compressed=True)
+    """The 33-byte compressed public key of a 32-byte private key (an issuer signs with one key
+    all day: it is derived once)."""
+    return bytes(PrivateKey(private_key).public_key.format(compressed=True))
 
 
 def new_private_key() -> bytes:
@@ -26,9 +31,15 @@ def new_private_key() -> bytes:
 
 
 def sign(private_key: bytes, digest: bytes) -> bytes:
-    """64-byte compact low-S signature of a 32-byte digest."""
-    der = PrivateKey(private_key).sign(digest, hasher=None)
-    return bytes(serialize_compact(der_to_cdata(der)))
+    """64-byte compact low-S signature (RFC 6979 nonce) of a 32-byte digest."""
+    if len(private_key) != 32 or len(digest) != 32:
+        raise ValueError("a private key and a digest are 32 bytes")
+    sig = ffi.new("secp256k1_ecdsa_signature *")
+    if not lib.secp256k1_ecdsa_sign(_CTX, sig, digest, private_key, ffi.NULL, ffi.NULL):
+        raise ValueError("not a valid private key")
+    compact = ffi.new("unsigned char[64]")
+    lib.secp256k1_ecdsa_signature_serialize_compact(_CTX, compact, sig)
+    return bytes(ffi.buffer(compact, 64))
 
 
 def is_public_key(data: bytes) -> bool:

@@ -264,18 +264,26 @@ def build(ledger: str, tx_type: str, private_key: bytes, payload: dict[str, Any]
     return {**document, "signature": signature.hex()}
 
 
-def units_that_fit(units: Sequence[list[Tx]], bytes_max: int = BATCH_BYTES_MAX,
-                   transactions_max: int = BATCH_TRANSACTIONS_MAX) -> int:  # fmt: skip
-    """How many of `units` (lists of transactions that must share a batch), from the first,
-    one batch holds within `bytes_max` bytes of canonical JSON and `transactions_max`
-    transactions; at least one."""
-    size, count = len(b'{"transactions":[]}') - 1, 0  # each transaction adds itself and a separator
-    for n, unit in enumerate(units):
-        size += sum(len(canonical(t)) + 1 for t in unit)
-        count += len(unit)
-        if n and (size > bytes_max or count > transactions_max):
-            return n
-    return len(units)
+class BatchPacker:
+    """One batch's transactions, unit by unit (a unit: transactions that must share a batch),
+    within section 7's bytes of canonical JSON and a number of transactions."""
+
+    def __init__(self, bytes_max: int = BATCH_BYTES_MAX, transactions_max: int = BATCH_TRANSACTIONS_MAX):
+        self.bytes_max, self.transactions_max = bytes_max, transactions_max
+        self.size = len(b'{"transactions":[]}') - 1  # each transaction adds itself and a separator
+        self.transactions: list[Tx] = []
+
+    def add(self, unit: list[Tx]) -> bool:
+        """Take the unit if it fits (the first always does); whether it did."""
+        size = self.size + sum(len(canonical(t)) + 1 for t in unit)
+        if self.transactions and (size > self.bytes_max or len(self.transactions) + len(unit) > self.transactions_max):
+            return False
+        self.size = size
+        self.transactions.extend(unit)
+        return True
+
+    def batch(self) -> dict[str, list[Tx]]:
+        return batch(*self.transactions)
 
 
 def transaction_id(tx: Tx) -> str:
