@@ -98,7 +98,7 @@ def _open(data: Path, database: str | None):
 @ledger.command("serve")
 @click.option("--data", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8700, type=int, show_default=True)
+@click.option("--port", default=8700, type=click.IntRange(1, 65535), show_default=True)
 @DATABASE_OPTION
 def ledger_serve(data, host, port, database):
     """Run the ledger node and its HTTP API."""
@@ -230,7 +230,7 @@ def verify(bundle, log_key, witness_keys):
     help="The witness's folder: its key, its replica of the log, its alarm.",
 )
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8701, type=int, show_default=True)
+@click.option("--port", default=8701, type=click.IntRange(1, 65535), show_default=True)
 @click.option("--name", default="origin-witness", show_default=True, help="Its key's name (first run).")
 @click.option("--log-key", default=None, help="Pin the log's verifier key instead of trusting the genesis.")
 @click.option("--poll-s", default=2.0, type=float, show_default=True)
@@ -315,7 +315,7 @@ def datahub_init(data, ledger_url, ledger_id, datahub_url, refresh_token, databa
 
 @datahub.command("fake")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8790, type=int, show_default=True)
+@click.option("--port", default=8790, type=click.IntRange(1, 65535), show_default=True)
 @click.option("--meters", "count", default=12, type=int, show_default=True)
 @click.option(
     "--resolution",
@@ -544,7 +544,7 @@ def datahub_import(data, time_from, time_to):
 @datahub.command("serve")
 @click.option("--data", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8702, type=int, show_default=True)
+@click.option("--port", default=8702, type=click.IntRange(1, 65535), show_default=True)
 def datahub_serve(data, host, port):
     """Run the DataHub service: its API, the scheduled import, webhook deliveries."""
     from origin.server import PortInUse, make_server
@@ -574,7 +574,7 @@ def datahub_serve(data, host, port):
     help="Folder for the demo ledger; reused if it exists.",
 )
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8700, type=int, show_default=True)
+@click.option("--port", default=8700, type=click.IntRange(1, 65535), show_default=True)
 def demo(data, host, port):
     """Run the platform on embedded SQLite with demo data: the ledger, the DataHub service, a
     fake DataHub."""
