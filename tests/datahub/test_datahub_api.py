@@ -190,6 +190,11 @@ def test_the_openapi_document_declares_the_bearer_scheme_and_refusals(api):
     spec = client.get("/openapi.json").json()
     assert {"401", "404", "409"} <= set(spec["paths"]["/v1/meters/{gsrn}/xpub"]["put"]["responses"])
     assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    for path, methods in spec["paths"].items():  # every answer has its schema
+        for method, operation in methods.items():
+            for status, answer in operation["responses"].items():
+                if status != "204":
+                    assert "schema" in answer.get("content", {}).get("application/json", {}), (method, path, status)
     assert spec["paths"]["/v1/meters"]["get"]["security"] == [{"HTTPBearer": []}]
 
 

@@ -53,6 +53,102 @@ class WebhookIn(BaseModel):
     events: list[str] = list(webhooks.EVENTS)
 
 
+class Quarantine(BaseModel):
+    code: str
+    message: str
+
+
+class MeterOut(BaseModel):
+    gsrn: str
+    type: str
+    owner: str
+    authorization_id: str | None
+    resolution: str | None
+    postcode: str | None
+    access_from_s: int | None
+    access_to_s: int | None
+    sector: str | None
+    sector_by_issuer: bool
+    tech_type: str | None
+    fuel_type: str | None
+    disabled: bool
+    quarantine: Quarantine | None
+    meter_xpub: str | None
+    waiting_for: list[str]
+
+
+class MeterPage(BaseModel):
+    meters: list[MeterOut]
+    next: str | None
+
+
+class XpubOut(BaseModel):
+    gsrn: str
+    measurements_addressed: int
+
+
+class SyncOut(BaseModel):
+    added: list[str]
+    changed: list[str]
+    skipped: list[str]
+
+
+class MeasurementOut(BaseModel):
+    gsrn: str
+    address: str | None
+    begin: str
+    end: str
+    type: str
+    sector: str | None
+    amount: int
+    seq: int | None
+
+
+class MeasurementPage(BaseModel):
+    measurements: list[MeasurementOut]
+    next: str | None
+
+
+class SumOut(BaseModel):
+    period: str
+    production_wh: int
+    consumption_wh: int
+    measurements: int
+
+
+class GsrnOut(BaseModel):
+    address: str
+    gsrn: str
+
+
+class WebhookCreated(BaseModel):
+    id: int
+
+
+class WebhookOut(BaseModel):
+    id: int
+    url: str
+    events: list[str]
+    owner: str | None
+    failures: int
+    last_error: str | None
+    pending: int = 0
+    delivered: int = 0
+    failed: int = 0
+
+
+class IssueOut(BaseModel):
+    gsrn: str
+    begin: str
+    kind: str
+    detail: str
+
+
+class IssuePage(BaseModel):
+    issues: list[IssueOut]
+    next: str | None
+
+
 class ErrorDetail(BaseModel):
     code: str
     message: str
@@ -140,48 +236,61 @@ def _meter_routes(app: FastAPI, engine: Engine, sectors: Callable[[], frozenset[
             raise Refused(404, "not_found", f"no metering point {gsrn} of yours")
         return meter
 
-    @app.get("/v1/meters", summary="The metering points you may see, a page at a time", responses=_errors(400, 401))
+    @app.get(
+        "/v1/meters",
+        response_model=MeterPage,
+        summary="The metering points you may see, a page at a time",
+        responses=_errors(400, 401),
+    )
     def list_meters(who: Principal = Depends(w.principal), after: str = "",
                     limit: int = Query(PAGE_DEFAULT, ge=1, le=LIST_LIMIT_MAX)) -> dict[str, Any]:  # fmt: skip
         page, cursor = meters_.listed(engine, sectors(), None if who.role == ISSUER else who.subject, after, limit)
         return {"meters": page, "next": cursor}
 
-    @app.get("/v1/meters/{gsrn}", summary="One metering point, and what it waits for", responses=_errors(401, 404))
+    @app.get(
+        "/v1/meters/{gsrn}",
+        response_model=MeterOut,
+        summary="One metering point, and what it waits for",
+        responses=_errors(401, 404),
+    )
     def show_meter(gsrn: str, who: Principal = Depends(w.principal)) -> dict[str, Any]:
         return visible(gsrn, who)
 
-    @app.put("/v1/meters/{gsrn}/xpub", summary="The owner gives the meter's xpub (m/1'/i'), once",
+    @app.put("/v1/meters/{gsrn}/xpub", response_model=XpubOut, summary="The owner gives the meter's xpub (m/1'/i'), once",
              responses=_errors(400, 401, 404, 409))  # fmt: skip
     def set_xpub(gsrn: str, body: XpubIn, who: Principal = Depends(w.principal)) -> dict[str, Any]:
         owner = None if who.role == ISSUER else who.subject
         return {"gsrn": gsrn, "measurements_addressed": meters_.set_xpub(engine, gsrn, body.meter_xpub, owner)}
 
-    @app.put("/v1/meters/{gsrn}/technology", summary="The issuing body sets a production meter's EECS codes",
+    @app.put("/v1/meters/{gsrn}/technology", response_model=MeterOut, summary="The issuing body sets a production meter's EECS codes",
              responses=_errors(400, 401, 403, 404, 409))  # fmt: skip
     def set_technology(gsrn: str, body: TechnologyIn, who: Principal = Depends(w.issuer)) -> dict[str, Any]:
         meters_.set_technology(engine, gsrn, body.tech_type, body.fuel_type)
         return meters_.show(engine, gsrn, sectors())
 
     @app.put(
-        "/v1/meters/{gsrn}/sector", summary="The issuing body sets the sector", responses=_errors(400, 401, 403, 404)
+        "/v1/meters/{gsrn}/sector",
+        response_model=MeterOut,
+        summary="The issuing body sets the sector",
+        responses=_errors(400, 401, 403, 404),
     )
     def set_sector(gsrn: str, body: SectorIn, who: Principal = Depends(w.issuer)) -> dict[str, Any]:
         meters_.set_sector(engine, gsrn, body.sector)
         return meters_.show(engine, gsrn, sectors())
 
-    @app.put("/v1/meters/{gsrn}/enabled", summary="The issuing body disables or enables a meter",
+    @app.put("/v1/meters/{gsrn}/enabled", response_model=MeterOut, summary="The issuing body disables or enables a meter",
              responses=_errors(400, 401, 403, 404))  # fmt: skip
     def set_enabled(gsrn: str, body: EnabledIn, who: Principal = Depends(w.issuer)) -> dict[str, Any]:
         meters_.set_disabled(engine, gsrn, not body.enabled)
         return meters_.show(engine, gsrn, sectors())
 
-    @app.post("/v1/meters/{gsrn}/release", summary="The issuing body releases a meter the ledger refused",
+    @app.post("/v1/meters/{gsrn}/release", response_model=MeterOut, summary="The issuing body releases a meter the ledger refused",
               responses=_errors(401, 403, 404, 409))  # fmt: skip
     def release(gsrn: str, who: Principal = Depends(w.issuer)) -> dict[str, Any]:
         meters_.release(engine, gsrn)
         return meters_.show(engine, gsrn, sectors())
 
-    @app.post("/v1/meters/sync", summary="Bring the meters in line with the DataHub's authorisations now",
+    @app.post("/v1/meters/sync", response_model=SyncOut, summary="Bring the meters in line with the DataHub's authorisations now",
               responses=_errors(401, 403))  # fmt: skip
     def sync_now(who: Principal = Depends(w.issuer)) -> dict[str, Any]:
         report = sync()
@@ -227,7 +336,7 @@ def _local_bucket(hour_s: int, resolution: str) -> str:
 def _measurement_routes(app: FastAPI, engine: Engine, w: _Who) -> None:
     measurement_type = Literal["PRODUCTION", "CONSUMPTION"] | None
 
-    @app.get("/v1/measurements", summary="Measurements, filtered by meter, period, type and sector, a page at a time",
+    @app.get("/v1/measurements", response_model=MeasurementPage, summary="Measurements, filtered by meter, period, type and sector, a page at a time",
              responses=_errors(400, 401))  # fmt: skip
     def list_measurements(who: Principal = Depends(w.principal), gsrn: str | None = None, begin: str | None = None,
                           end: str | None = None, type: measurement_type = None, sector: str | None = None,
@@ -244,7 +353,7 @@ def _measurement_routes(app: FastAPI, engine: Engine, w: _Who) -> None:
         last = rows[limit - 1] if len(rows) > limit else None
         return {"measurements": page, "next": None if last is None else f"{last.begin_s}:{last.gsrn}"}
 
-    @app.get("/v1/measurements/summary", summary="Sums per hour, day or month (Europe/Copenhagen), over every match",
+    @app.get("/v1/measurements/summary", response_model=list[SumOut], summary="Sums per hour, day or month (Europe/Copenhagen), over every match",
              responses=_errors(400, 401))  # fmt: skip
     def summary(resolution: Literal["hour", "day", "month"], who: Principal = Depends(w.principal),
                 gsrn: str | None = None, begin: str | None = None, end: str | None = None,
@@ -265,7 +374,7 @@ def _measurement_routes(app: FastAPI, engine: Engine, w: _Who) -> None:
                 bucket["measurements"] += int(count)
         return list(buckets.values())
 
-    @app.get("/v1/measurements/{address}/gsrn", responses=_errors(400, 401, 403, 404),
+    @app.get("/v1/measurements/{address}/gsrn", response_model=GsrnOut, responses=_errors(400, 401, 403, 404),
              summary="The GSRN a measurement came from: to the meter's owner and the issuing body only")  # fmt: skip
     def reveal_gsrn(address: str, who: Principal = Depends(w.principal)) -> dict[str, str]:
         if not addresses.is_address(address):
@@ -281,7 +390,7 @@ def _measurement_routes(app: FastAPI, engine: Engine, w: _Who) -> None:
 
 
 def _admin_routes(app: FastAPI, engine: Engine, w: _Who, allow_private: bool) -> None:
-    @app.post("/v1/webhooks", status_code=201, responses=_errors(400, 401),
+    @app.post("/v1/webhooks", response_model=WebhookCreated, status_code=201, responses=_errors(400, 401),
               summary="Subscribe to measurement.published and ggo.issued: an owner of their own meters' events")  # fmt: skip
     def subscribe(body: WebhookIn, who: Principal = Depends(w.principal)) -> dict[str, int]:
         owner = None if who.role == ISSUER else who.subject
@@ -290,7 +399,12 @@ def _admin_routes(app: FastAPI, engine: Engine, w: _Who, allow_private: bool) ->
         except ValueError as exc:
             raise Refused(400, "malformed", str(exc)) from None
 
-    @app.get("/v1/webhooks", summary="Your subscriptions, with what is pending and failed", responses=_errors(401))
+    @app.get(
+        "/v1/webhooks",
+        response_model=list[WebhookOut],
+        summary="Your subscriptions, with what is pending and failed",
+        responses=_errors(401),
+    )
     def subscriptions(who: Principal = Depends(w.principal)) -> list[dict[str, Any]]:
         with engine.connect() as conn:
             return [{k: v for k, v in s.items() if k != "secret"}
@@ -301,7 +415,7 @@ def _admin_routes(app: FastAPI, engine: Engine, w: _Who, allow_private: bool) ->
         if not webhooks.unsubscribe(engine, webhook_id, None if who.role == ISSUER else who.subject):
             raise Refused(404, "not_found", f"no subscription {webhook_id} of yours")
 
-    @app.get("/v1/import-issues", summary="Gaps, late corrections, refusals and expired GGOs the importer found",
+    @app.get("/v1/import-issues", response_model=IssuePage, summary="Gaps, late corrections, refusals and expired GGOs the importer found",
              responses=_errors(400, 401, 403))  # fmt: skip
     def issues(who: Principal = Depends(w.issuer), after: str = "",
                limit: int = Query(PAGE_DEFAULT, ge=1, le=LIST_LIMIT_MAX)) -> dict[str, Any]:  # fmt: skip
