@@ -190,3 +190,10 @@ def test_publish_and_issue(type_, amount, issued):
     if issued:
         assert txs[1]["payload"]["address"] == owner.ggo and txs[1]["payload"]["measurement"] == owner.measurement
     w.run(*txs)
+
+
+def test_a_packed_body_is_the_canonical_batch():
+    world, packer = World(), tx.BatchPacker(transactions_max=5)
+    units = [[world.publish(Key())], [world.publish(Key()), world.publish(Key())], [world.publish(Key())] * 3]
+    assert [packer.add(u) for u in units] == [True, True, False]
+    assert packer.body() == canonical(packer.batch()) and len(packer.body()) == packer.size

@@ -39,7 +39,7 @@ from origin.datahub import webhooks
 from origin.datahub.db import import_issues, ledger_batches, measurements, meters
 from origin.protocol import transactions as tx
 from origin.protocol import wallet
-from origin.protocol.canonical import canonical, sha256_hex
+from origin.protocol.canonical import sha256_hex
 from origin.protocol.genesis import Config, parse_genesis
 from origin.protocol.limits import SQL_PARAMETERS_MAX
 from origin.protocol.times import format_time
@@ -221,12 +221,17 @@ class Importer:
 
     @staticmethod
     def _stored(conn: Connection, keys: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        """The amounts stored at those (GSRN, begin): one range read per meter, on the primary
+        key (a row-value IN list would make SQLite read the whole table)."""
+        spans: dict[str, list[int]] = {}
+        for gsrn, begin_s in keys:
+            span = spans.setdefault(gsrn, [begin_s, begin_s])
+            span[0], span[1] = min(span[0], begin_s), max(span[1], begin_s)
         found = {}
-        for i in range(0, len(keys), SQL_PARAMETERS_MAX):
-            rows = conn.execute(select(measurements.c.gsrn, measurements.c.begin_s, measurements.c.amount_wh)
-                                .where(tuple_(measurements.c.gsrn, measurements.c.begin_s)
-                                       .in_(keys[i : i + SQL_PARAMETERS_MAX])))  # fmt: skip
-            found.update({(row.gsrn, row.begin_s): row.amount_wh for row in rows})
+        for gsrn, (first, last) in spans.items():
+            rows = conn.execute(select(measurements.c.begin_s, measurements.c.amount_wh).where(
+                measurements.c.gsrn == gsrn, measurements.c.begin_s >= first, measurements.c.begin_s <= last))  # fmt: skip
+            found.update({(gsrn, row.begin_s): row.amount_wh for row in rows})
         return found
 
     @staticmethod
@@ -276,11 +281,11 @@ class Importer:
             self._record_issues(conn, [{"gsrn": r.gsrn, "begin_s": r.begin_s, "kind": "expired", "seen_s": now_s,
                                         "detail": "published without a GGO: it would be expired already"}
                                        for r in expired])  # fmt: skip
-            body = canonical(packer.batch())
+            body = packer.body()
             batch_id = sha256_hex(body)
-            claimed = conn.execute(update(measurements).where(
-                tuple_(measurements.c.gsrn, measurements.c.begin_s).in_([(r.gsrn, r.begin_s) for r in rows]),
-                measurements.c.batch.is_(None)).values(batch=batch_id)).rowcount  # fmt: skip
+            claimed = sum(conn.execute(update(measurements).where(  # each by its primary key
+                measurements.c.gsrn == r.gsrn, measurements.c.begin_s == r.begin_s, measurements.c.batch.is_(None),
+            ).values(batch=batch_id)).rowcount for r in rows)  # fmt: skip
             if claimed != len(rows):  # another importer was first: roll back, claim anew
                 raise _Overtaken()
             conn.execute(_insert_new(conn, ledger_batches).values(id=batch_id, body=body, status="PENDING",

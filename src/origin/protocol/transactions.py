@@ -266,24 +266,32 @@ def build(ledger: str, tx_type: str, private_key: bytes, payload: dict[str, Any]
 
 class BatchPacker:
     """One batch's transactions, unit by unit (a unit: transactions that must share a batch),
-    within section 7's bytes of canonical JSON and a number of transactions."""
+    within section 7's bytes of canonical JSON and a number of transactions. Each transaction
+    is encoded once: the batch's canonical form is its transactions' joined."""
 
     def __init__(self, bytes_max: int = BATCH_BYTES_MAX, transactions_max: int = BATCH_TRANSACTIONS_MAX):
         self.bytes_max, self.transactions_max = bytes_max, transactions_max
         self.size = len(b'{"transactions":[]}') - 1  # each transaction adds itself and a separator
         self.transactions: list[Tx] = []
+        self._encoded: list[bytes] = []
 
     def add(self, unit: list[Tx]) -> bool:
         """Take the unit if it fits (the first always does); whether it did."""
-        size = self.size + sum(len(canonical(t)) + 1 for t in unit)
+        encoded = [canonical(t) for t in unit]
+        size = self.size + sum(len(e) + 1 for e in encoded)
         if self.transactions and (size > self.bytes_max or len(self.transactions) + len(unit) > self.transactions_max):
             return False
         self.size = size
         self.transactions.extend(unit)
+        self._encoded.extend(encoded)
         return True
 
     def batch(self) -> dict[str, list[Tx]]:
         return batch(*self.transactions)
+
+    def body(self) -> bytes:
+        """canonical(self.batch()), from the transactions' own encodings."""
+        return b'{"transactions":[' + b",".join(self._encoded) + b"]}"
 
 
 def transaction_id(tx: Tx) -> str:
