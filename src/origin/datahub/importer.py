@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bip32 import BIP32
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
@@ -41,7 +41,6 @@ from origin.protocol import transactions as tx
 from origin.protocol import wallet
 from origin.protocol.canonical import sha256_hex
 from origin.protocol.genesis import Config, parse_genesis
-from origin.protocol.limits import SQL_PARAMETERS_MAX
 from origin.protocol.times import format_time
 
 TRANSACTIONS_PER_BATCH = 1024
@@ -97,6 +96,20 @@ class _Submissions:
         self.pool.shutdown()
         if failure is not None and exc[0] is None:
             raise failure
+
+
+def _in_meter_spans(conn: Connection, table: Any, keys: list[tuple[str, int]], *columns: Any) -> list[Any]:
+    """Rows of a table keyed by (gsrn, begin_s, ...) at or around those keys: one range read per
+    meter on the primary key (a row-value IN list would make SQLite read the whole table)."""
+    spans: dict[str, list[int]] = {}
+    for gsrn, begin_s in keys:
+        span = spans.setdefault(gsrn, [begin_s, begin_s])
+        span[0], span[1] = min(span[0], begin_s), max(span[1], begin_s)
+    found: list[Any] = []
+    for gsrn, (first, last) in spans.items():
+        found += conn.execute(select(table.c.gsrn, table.c.begin_s, *columns).where(
+            table.c.gsrn == gsrn, table.c.begin_s >= first, table.c.begin_s <= last)).fetchall()  # fmt: skip
+    return found
 
 
 class LedgerUnavailable(Exception):
@@ -221,28 +234,15 @@ class Importer:
 
     @staticmethod
     def _stored(conn: Connection, keys: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
-        """The amounts stored at those (GSRN, begin): one range read per meter, on the primary
-        key (a row-value IN list would make SQLite read the whole table)."""
-        spans: dict[str, list[int]] = {}
-        for gsrn, begin_s in keys:
-            span = spans.setdefault(gsrn, [begin_s, begin_s])
-            span[0], span[1] = min(span[0], begin_s), max(span[1], begin_s)
-        found = {}
-        for gsrn, (first, last) in spans.items():
-            rows = conn.execute(select(measurements.c.begin_s, measurements.c.amount_wh).where(
-                measurements.c.gsrn == gsrn, measurements.c.begin_s >= first, measurements.c.begin_s <= last))  # fmt: skip
-            found.update({(gsrn, row.begin_s): row.amount_wh for row in rows})
-        return found
+        """The amounts stored at those (GSRN, begin)."""
+        rows = _in_meter_spans(conn, measurements, keys, measurements.c.amount_wh)
+        return {(r.gsrn, r.begin_s): r.amount_wh for r in rows}
 
     @staticmethod
     def _record_issues(conn: Connection, issues: list[dict[str, Any]]) -> tuple[int, int]:
         """Store the issues not known yet; how many new gaps and corrections."""
-        keys = [(i["gsrn"], i["begin_s"], i["kind"]) for i in issues]
-        seen = set()
-        for i in range(0, len(keys), SQL_PARAMETERS_MAX):
-            seen |= set(conn.execute(select(import_issues.c.gsrn, import_issues.c.begin_s, import_issues.c.kind)
-                                     .where(tuple_(import_issues.c.gsrn, import_issues.c.begin_s, import_issues.c.kind)
-                                            .in_(keys[i : i + SQL_PARAMETERS_MAX]))))  # fmt: skip
+        rows = _in_meter_spans(conn, import_issues, [(i["gsrn"], i["begin_s"]) for i in issues], import_issues.c.kind)
+        seen = {(r.gsrn, r.begin_s, r.kind) for r in rows}
         fresh = [i for i in issues if (i["gsrn"], i["begin_s"], i["kind"]) not in seen]
         if fresh:
             conn.execute(_insert_new(conn, import_issues), fresh)
