@@ -9,6 +9,7 @@ from typing import NoReturn
 
 import click
 
+from origin.accounts.cli import account, accounts
 from origin.ledger import data as ledger_data
 from origin.protocol import note
 from origin.protocol.genesis import DEFAULT_GGO_LIFETIME_S, DEFAULT_RESOLUTIONS_S, DEFAULT_SECTORS
@@ -585,3 +586,7 @@ def demo(data, host, port):
     except ledger_data.DataError as exc:
         fail(str(exc))
     serve(store, signer, host, port, demo_data=data)
+
+
+main.add_command(accounts)
+main.add_command(account)

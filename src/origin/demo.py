@@ -17,8 +17,7 @@ from bip32 import BIP32
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from origin.datahub import db, meters, service, synthetic
-from origin.datahub.auth import OWNER, TokenTable
+from origin.datahub import auth, db, meters, service, synthetic
 from origin.datahub.fake import PREFIX, REFRESH_TOKEN, create_fake_app
 from origin.ledger import data as ledger_data
 from origin.ledger.api import create_app
@@ -98,7 +97,7 @@ def _datahub(data: Path, issuer: Wallet) -> tuple[dict[str, Wallet], dict[str, s
     for m in synthetic.fleet():
         if m.owner not in owners:
             owners[m.owner] = Wallet.generate()
-            tokens[m.owner] = TokenTable(engine).add(m.owner, OWNER, "the demo's", int(time.time()))
+            tokens[m.owner] = auth.tokens(engine).add(m.owner, auth.OWNER, "the demo's", int(time.time()))
     engine.dispose()
     return owners, tokens
 

@@ -1,33 +1,5 @@
-import contextlib
-import os
-
 import pytest
 from datahub_world import ImporterWorld
-
-from harness.scratch import scratch_database
-
-POSTGRES = os.environ.get("ORIGIN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def databases(request, tmp_path):
-    """Makes the DataHub service's databases: SQLite files, or PostgreSQL databases made and
-    dropped after the test."""
-    with contextlib.ExitStack() as stack:
-        made = []
-
-        def make() -> str:
-            made.append(None)
-            if request.param == "sqlite":
-                return f"sqlite:///{tmp_path / f'datahub-{len(made)}.db'}"
-            return stack.enter_context(scratch_database(POSTGRES, "origin_test"))
-
-        yield make
-
-
-@pytest.fixture
-def database_url(databases):
-    return databases()
 
 
 @pytest.fixture

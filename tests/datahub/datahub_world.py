@@ -59,9 +59,10 @@ class Ledger:
         return found
 
 
-def onboard(engine, datahub, fleet, owners=None) -> dict:
+def onboard(engine, datahub, fleet, owners=None, xpubs: bool = True) -> dict:
     """What the people do: the service lists the authorisations' meters, the issuing body sets
-    each production meter's technology, each owner gives their meter's xpub."""
+    each production meter's technology, each owner gives their meter's xpub (unless an account
+    service will)."""
     owners = {} if owners is None else owners
     meters.sync(engine, datahub)
     for i, m in enumerate(fleet):
@@ -69,7 +70,8 @@ def onboard(engine, datahub, fleet, owners=None) -> dict:
         _, tech, fuel, _ = synthetic.KINDS[m.kind]
         if tech:
             meters.set_technology(engine, m.gsrn, tech, fuel)
-        meters.set_xpub(engine, m.gsrn, wallet.meter_xpub(i), m.owner)
+        if xpubs:
+            meters.set_xpub(engine, m.gsrn, wallet.meter_xpub(i), m.owner)
     return owners
 
 
@@ -77,14 +79,14 @@ class ImporterWorld:
     """A real ledger node (of the settings given), the fake DataHub on an injected clock, the
     onboarded fleet, and importers of the service's database."""
 
-    def __init__(self, ledger_path, database_url: str, **settings):
+    def __init__(self, ledger_path, database_url: str, xpubs: bool = True, **settings):
         self.issuer = Key()
         self.ledger = Ledger(ledger_path, self.issuer, **settings)
         self.engine = db.connect(database_url)
         self.clock = Clock()
         self.fake = Transport(create_fake_app(meters=FLEET, clock=self.clock, rate_limits=False))
         self.datahub = DataHubClient(BASE, REFRESH_TOKEN, request=self.fake, sleep=self.clock.sleep, clock=self.clock)
-        self.owners = onboard(self.engine, self.datahub, FLEET)
+        self.owners = onboard(self.engine, self.datahub, FLEET, xpubs=xpubs)
 
     def importer(self, issuer_key: bytes | None = None, ledger_id: str = LEDGER, **kw) -> Importer:
         return Importer(self.engine, self.datahub, "http://ledger", ledger_id, issuer_key or self.issuer.secret,

@@ -6,9 +6,8 @@ from datahub_world import BEGIN, END, FLEET
 from fastapi.testclient import TestClient
 from sqlalchemy import insert, select
 
-from origin.datahub import db, meters
+from origin.datahub import auth, db, meters
 from origin.datahub.api import create_datahub_app
-from origin.datahub.auth import TokenTable
 from origin.protocol.limits import JSON_BODY_BYTES_MAX, LIST_LIMIT_MAX
 from origin.protocol.times import parse_time
 from origin.protocol.wallet import Wallet
@@ -20,7 +19,7 @@ SECTORS = frozenset({"DK1", "DK2"})
 def api(setup):
     importer, ledger, engine, owners, _ = setup
     importer().run(BEGIN, END)
-    table = TokenTable(engine)
+    table = auth.tokens(engine)
     tokens = {"issuer": table.add("energinet", "issuer", "", 0), "alice": table.add("customer-0", "owner", "", 0),
               "bob": table.add("customer-1", "owner", "", 0)}  # fmt: skip
     client = TestClient(create_datahub_app(engine, table, lambda: SECTORS, meters.SyncReport))

@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from origin.datahub import service
-from origin.datahub.auth import TokenTable, digest
+from origin.datahub.auth import digest, tokens
 from origin.datahub.importer import Report
 from origin.protocol import keys
 
@@ -53,7 +53,7 @@ def test_an_older_folders_plaintext_tokens_move_into_the_table(tmp_path):
     assert svc.authenticator.authenticate("old-secret-token").subject == "customer-0"
     assert "old-secret-token" not in path.read_text() and svc.config.import_window_s == 7200
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    assert any(t["id"] == digest("old-secret-token")[:12] for t in TokenTable(svc.engine).listed())
+    assert any(t["id"] == digest("old-secret-token")[:12] for t in tokens(svc.engine).listed())
     svc.stop()
 
 

@@ -4,30 +4,25 @@ meter's owner and the issuing body only), webhooks, import issues. Lists are pag
 cursor; every refusal is `{"error": {"code", "message"}}`."""
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any, Literal
 
-from fastapi import Depends, FastAPI, Query, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, FastAPI, Query
 from pydantic import BaseModel
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.engine import Engine
-from starlette.exceptions import HTTPException
 
-from origin.datahub import COPENHAGEN, webhooks
 from origin.datahub import meters as meters_
-from origin.datahub.auth import ISSUER, Authenticator, Principal
+from origin.datahub import webhooks
+from origin.datahub.auth import ISSUER, Authenticator, Principal, may_see
 from origin.datahub.db import import_issues, measurements, meters
 from origin.protocol import addresses
 from origin.protocol.errors import ProtocolError
 from origin.protocol.limits import JSON_BODY_BYTES_MAX, LIST_LIMIT_MAX
 from origin.protocol.times import format_time, parse_time
 from origin.server import BoundedBody
+from origin.webapi import Refused, bearer, errors, install_handlers, local_period
 
 PAGE_DEFAULT = 1000
-_BEARER = HTTPBearer(auto_error=False, description="A token from `origin datahub token add`")
 
 
 class XpubIn(BaseModel):
@@ -149,63 +144,18 @@ class IssuePage(BaseModel):
     next: str | None
 
 
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
-
-
-class ErrorBody(BaseModel):
-    error: ErrorDetail
-
-
-def refusal(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
-
-
-class Refused(Exception):
-    def __init__(self, status: int, code: str, message: str):
-        self.response = refusal(status, code, message)
-
-
-def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    what = {400: "Malformed request", 401: "No valid bearer token", 403: "Not yours to do", 404: "Not found",
-            409: "Conflicts with the meter's state", 413: "Body too large"}  # fmt: skip
-    return {s: {"model": ErrorBody, "description": what[s]} for s in statuses}
-
-
 def create_datahub_app(engine: Engine, authenticator: Authenticator, sectors: Callable[[], frozenset[str]],
                        sync: Callable[[], meters_.SyncReport], allow_private_webhooks: bool = False) -> FastAPI:  # fmt: skip
     app = FastAPI(title="Origin DataHub service",
                   description="Meters, measurements imported from DataHub, and who may see a GSRN. Every endpoint "
                               "takes `Authorization: Bearer TOKEN` (`origin datahub token add` makes one).")  # fmt: skip
     app.add_middleware(BoundedBody, bytes_max=JSON_BODY_BYTES_MAX)
-    _handlers(app)
+    install_handlers(app, meters_.MeterError)
     who = _principals(authenticator)
     _meter_routes(app, engine, sectors, sync, who)
     _measurement_routes(app, engine, who)
     _admin_routes(app, engine, who, allow_private_webhooks)
     return app
-
-
-def _handlers(app: FastAPI) -> None:
-    @app.exception_handler(Refused)
-    async def _refused(request: Request, exc: Refused) -> JSONResponse:
-        return exc.response
-
-    @app.exception_handler(meters_.MeterError)
-    async def _meter_error(request: Request, exc: meters_.MeterError) -> JSONResponse:
-        return refusal(exc.status, exc.code, str(exc))
-
-    @app.exception_handler(HTTPException)
-    async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "malformed")
-        response = refusal(exc.status_code, code, str(exc.detail))
-        response.headers.update(exc.headers or {})
-        return response
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return refusal(400, "malformed", "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
 
 
 class _Who:
@@ -214,11 +164,7 @@ class _Who:
 
 
 def _principals(authenticator: Authenticator) -> _Who:
-    def principal(credentials: HTTPAuthorizationCredentials | None = Depends(_BEARER)) -> Principal:
-        found = None if credentials is None else authenticator.authenticate(credentials.credentials)
-        if found is None:
-            raise Refused(401, "unauthenticated", "a valid bearer token is required")
-        return found
+    principal = bearer(authenticator, "A token from `origin datahub token add`")
 
     def issuer(who: Principal = Depends(principal)) -> Principal:
         if who.role != ISSUER:
@@ -232,7 +178,7 @@ def _meter_routes(app: FastAPI, engine: Engine, sectors: Callable[[], frozenset[
                   sync: Callable[[], meters_.SyncReport], w: _Who) -> None:  # fmt: skip
     def visible(gsrn: str, who: Principal) -> dict[str, Any]:
         meter = meters_.show(engine, gsrn, sectors())
-        if not who.may_see(meter["owner"]):
+        if not may_see(who, meter["owner"]):
             raise Refused(404, "not_found", f"no metering point {gsrn} of yours")
         return meter
 
@@ -240,7 +186,7 @@ def _meter_routes(app: FastAPI, engine: Engine, sectors: Callable[[], frozenset[
         "/v1/meters",
         response_model=MeterPage,
         summary="The metering points you may see, a page at a time",
-        responses=_errors(400, 401),
+        responses=errors(400, 401),
     )
     def list_meters(who: Principal = Depends(w.principal), after: str = "",
                     limit: int = Query(PAGE_DEFAULT, ge=1, le=LIST_LIMIT_MAX)) -> dict[str, Any]:  # fmt: skip
@@ -251,19 +197,19 @@ def _meter_routes(app: FastAPI, engine: Engine, sectors: Callable[[], frozenset[
         "/v1/meters/{gsrn}",
         response_model=MeterOut,
         summary="One metering point, and what it waits for",
-        responses=_errors(401, 404),
+        responses=errors(401, 404),
     )
     def show_meter(gsrn: str, who: Principal = Depends(w.principal)) -> dict[str, Any]:
         return visible(gsrn, who)
 
     @app.put("/v1/meters/{gsrn}/xpub", response_model=XpubOut, summary="The owner gives the meter's xpub (m/1'/i'), once",
-             responses=_errors(400, 401, 404, 409))  # fmt: skip
+             responses=errors(400, 401, 404, 409))  # fmt: skip
     def set_xpub(gsrn: str, body: XpubIn, who: Principal = Depends(w.principal)) -> dict[str, Any]:
         owner = None if who.role == ISSUER else who.subject
         return {"gsrn": gsrn, "measurements_addressed": meters_.set_xpub(engine, gsrn, body.meter_xpub, owner)}
 
     @app.put("/v1/meters/{gsrn}/technology", response_model=MeterOut, summary="The issuing body sets a production meter's EECS codes",
-             responses=_errors(400, 401, 403, 404, 409))  # fmt: skip
+             responses=errors(400, 401, 403, 404, 409))  # fmt: skip
     def set_technology(gsrn: str, body: TechnologyIn, who: Principal = Depends(w.issuer)) -> dict[str, Any]:
         meters_.set_technology(engine, gsrn, body.tech_type, body.fuel_type)
         return meters_.show(engine, gsrn, sectors())
@@ -272,26 +218,26 @@ def _meter_routes(app: FastAPI, engine: Engine, sectors: Callable[[], frozenset[
         "/v1/meters/{gsrn}/sector",
         response_model=MeterOut,
         summary="The issuing body sets the sector",
-        responses=_errors(400, 401, 403, 404),
+        responses=errors(400, 401, 403, 404),
     )
     def set_sector(gsrn: str, body: SectorIn, who: Principal = Depends(w.issuer)) -> dict[str, Any]:
         meters_.set_sector(engine, gsrn, body.sector)
         return meters_.show(engine, gsrn, sectors())
 
     @app.put("/v1/meters/{gsrn}/enabled", response_model=MeterOut, summary="The issuing body disables or enables a meter",
-             responses=_errors(400, 401, 403, 404))  # fmt: skip
+             responses=errors(400, 401, 403, 404))  # fmt: skip
     def set_enabled(gsrn: str, body: EnabledIn, who: Principal = Depends(w.issuer)) -> dict[str, Any]:
         meters_.set_disabled(engine, gsrn, not body.enabled)
         return meters_.show(engine, gsrn, sectors())
 
     @app.post("/v1/meters/{gsrn}/release", response_model=MeterOut, summary="The issuing body releases a meter the ledger refused",
-              responses=_errors(401, 403, 404, 409))  # fmt: skip
+              responses=errors(401, 403, 404, 409))  # fmt: skip
     def release(gsrn: str, who: Principal = Depends(w.issuer)) -> dict[str, Any]:
         meters_.release(engine, gsrn)
         return meters_.show(engine, gsrn, sectors())
 
     @app.post("/v1/meters/sync", response_model=SyncOut, summary="Bring the meters in line with the DataHub's authorisations now",
-              responses=_errors(401, 403))  # fmt: skip
+              responses=errors(401, 403))  # fmt: skip
     def sync_now(who: Principal = Depends(w.issuer)) -> dict[str, Any]:
         report = sync()
         return {"added": report.added, "changed": report.changed, "skipped": report.skipped}
@@ -328,16 +274,11 @@ def _cursor(after: str) -> tuple[int, str] | None:
     return int(begin), gsrn
 
 
-def _local_bucket(hour_s: int, resolution: str) -> str:
-    local = datetime.fromtimestamp(hour_s, UTC).astimezone(COPENHAGEN)
-    return {"hour": local.isoformat(), "day": local.strftime("%Y-%m-%d"), "month": local.strftime("%Y-%m")}[resolution]
-
-
 def _measurement_routes(app: FastAPI, engine: Engine, w: _Who) -> None:
     measurement_type = Literal["PRODUCTION", "CONSUMPTION"] | None
 
     @app.get("/v1/measurements", response_model=MeasurementPage, summary="Measurements, filtered by meter, period, type and sector, a page at a time",
-             responses=_errors(400, 401))  # fmt: skip
+             responses=errors(400, 401))  # fmt: skip
     def list_measurements(who: Principal = Depends(w.principal), gsrn: str | None = None, begin: str | None = None,
                           end: str | None = None, type: measurement_type = None, sector: str | None = None,
                           after: str = "", limit: int = Query(PAGE_DEFAULT, ge=1, le=LIST_LIMIT_MAX)) -> dict[str, Any]:  # fmt: skip
@@ -354,7 +295,7 @@ def _measurement_routes(app: FastAPI, engine: Engine, w: _Who) -> None:
         return {"measurements": page, "next": None if last is None else f"{last.begin_s}:{last.gsrn}"}
 
     @app.get("/v1/measurements/summary", response_model=list[SumOut], summary="Sums per hour, day or month (Europe/Copenhagen), over every match",
-             responses=_errors(400, 401))  # fmt: skip
+             responses=errors(400, 401))  # fmt: skip
     def summary(resolution: Literal["hour", "day", "month"], who: Principal = Depends(w.principal),
                 gsrn: str | None = None, begin: str | None = None, end: str | None = None,
                 type: measurement_type = None, sector: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
@@ -367,14 +308,14 @@ def _measurement_routes(app: FastAPI, engine: Engine, w: _Who) -> None:
         buckets: dict[str, dict[str, Any]] = {}
         with engine.connect() as conn:
             for hour_s, kind, amount, count in conn.execute(query):
-                key = _local_bucket(int(hour_s), resolution)
+                key = local_period(int(hour_s), resolution)
                 bucket = buckets.setdefault(key, {"period": key, "production_wh": 0, "consumption_wh": 0,
                                                   "measurements": 0})  # fmt: skip
                 bucket["production_wh" if kind == "PRODUCTION" else "consumption_wh"] += int(amount)
                 bucket["measurements"] += int(count)
         return list(buckets.values())
 
-    @app.get("/v1/measurements/{address}/gsrn", response_model=GsrnOut, responses=_errors(400, 401, 403, 404),
+    @app.get("/v1/measurements/{address}/gsrn", response_model=GsrnOut, responses=errors(400, 401, 403, 404),
              summary="The GSRN a measurement came from: to the meter's owner and the issuing body only")  # fmt: skip
     def reveal_gsrn(address: str, who: Principal = Depends(w.principal)) -> dict[str, str]:
         if not addresses.is_address(address):
@@ -384,13 +325,13 @@ def _measurement_routes(app: FastAPI, engine: Engine, w: _Who) -> None:
                                .where(measurements.c.address == address)).first()  # fmt: skip
         if row is None:
             raise Refused(404, "not_found", f"no measurement at {address}")
-        if not who.may_see(row.owner):
+        if not may_see(who, row.owner):
             raise Refused(403, "forbidden", "only the meter's owner and the issuing body may see its GSRN")
         return {"address": address, "gsrn": row.gsrn}
 
 
 def _admin_routes(app: FastAPI, engine: Engine, w: _Who, allow_private: bool) -> None:
-    @app.post("/v1/webhooks", response_model=WebhookCreated, status_code=201, responses=_errors(400, 401),
+    @app.post("/v1/webhooks", response_model=WebhookCreated, status_code=201, responses=errors(400, 401),
               summary="Subscribe to measurement.published and ggo.issued: an owner of their own meters' events")  # fmt: skip
     def subscribe(body: WebhookIn, who: Principal = Depends(w.principal)) -> dict[str, int]:
         owner = None if who.role == ISSUER else who.subject
@@ -403,20 +344,20 @@ def _admin_routes(app: FastAPI, engine: Engine, w: _Who, allow_private: bool) ->
         "/v1/webhooks",
         response_model=list[WebhookOut],
         summary="Your subscriptions, with what is pending and failed",
-        responses=_errors(401),
+        responses=errors(401),
     )
     def subscriptions(who: Principal = Depends(w.principal)) -> list[dict[str, Any]]:
         with engine.connect() as conn:
             return [{k: v for k, v in s.items() if k != "secret"}
                     for s in webhooks.listed(conn, None if who.role == ISSUER else who.subject)]  # fmt: skip
 
-    @app.delete("/v1/webhooks/{webhook_id}", status_code=204, summary="Unsubscribe", responses=_errors(401, 404))
+    @app.delete("/v1/webhooks/{webhook_id}", status_code=204, summary="Unsubscribe", responses=errors(401, 404))
     def unsubscribe(webhook_id: int, who: Principal = Depends(w.principal)) -> None:
         if not webhooks.unsubscribe(engine, webhook_id, None if who.role == ISSUER else who.subject):
             raise Refused(404, "not_found", f"no subscription {webhook_id} of yours")
 
     @app.get("/v1/import-issues", response_model=IssuePage, summary="Gaps, late corrections, refusals and expired GGOs the importer found",
-             responses=_errors(400, 401, 403))  # fmt: skip
+             responses=errors(400, 401, 403))  # fmt: skip
     def issues(who: Principal = Depends(w.issuer), after: str = "",
                limit: int = Query(PAGE_DEFAULT, ge=1, le=LIST_LIMIT_MAX)) -> dict[str, Any]:  # fmt: skip
         query = select(import_issues).order_by(import_issues.c.begin_s, import_issues.c.gsrn, import_issues.c.kind)

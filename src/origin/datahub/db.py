@@ -1,31 +1,26 @@
 """The DataHub service's own database (SQLAlchemy Core): SQLite by default, PostgreSQL in
 production, the same code and tests on both. Nothing here ever holds an owner's private key."""
 
-import logging
-import sqlite3
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
     ForeignKey,
     Index,
-    Integer,
     LargeBinary,
     MetaData,
     String,
     Table,
     Text,
-    create_engine,  # fmt: skip
-    event,
     false,
-    inspect,
 )
 from sqlalchemy.engine import Engine
+
+from origin import database
+from origin.tokens import token_table
+from origin.webhooks import tables as webhook_tables
 
 metadata = MetaData()
 
@@ -83,74 +78,21 @@ import_issues = Table(
     Column("seen_s", BigInteger, nullable=False),
 )  # fmt: skip
 
-api_tokens = Table(
-    "api_tokens", metadata,
-    Column("hash", String(64), primary_key=True),  # SHA-256 of the token: the token is never stored
-    Column("subject", String(200), nullable=False),
-    Column("role", String(10), nullable=False),  # issuer or owner
-    Column("label", String(200), nullable=False),
-    Column("created_s", BigInteger, nullable=False),
-)  # fmt: skip
+api_tokens = token_table(metadata)
 
-webhooks = Table(
-    "webhooks", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("url", Text, nullable=False),
-    Column("secret", Text, nullable=False),
-    Column("events", Text, nullable=False),  # space-separated event names
-    Column("owner", String(200)),  # null: the issuing body's, of every meter; else of this owner's
-    Column("failures", Integer, nullable=False, server_default="0"),  # POSTs failed in a row
-    Column("next_attempt_s", BigInteger, nullable=False, server_default="0"),  # its backoff
-    Column("last_error", Text),
-)  # fmt: skip
-
-deliveries = Table(
-    "webhook_deliveries", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("webhook", Integer, ForeignKey("webhooks.id"), nullable=False),
-    Column("event", String(40), nullable=False),
-    Column("owner", String(200)),  # the owner of the meter the event is about
-    Column("payload", LargeBinary, nullable=False),
-    Column("status", String(10), nullable=False, index=True),  # PENDING, DELIVERED or FAILED
-    Column("attempts", Integer, nullable=False),
-    Column("next_attempt_s", BigInteger, nullable=False),
-    Column("last_error", Text),
-)  # fmt: skip
-
-
-def connect(url: str) -> Engine:
-    """An engine for sqlite:///PATH or postgresql://..., with the schema in place."""
-    if url.startswith(("postgresql://", "postgres://")):
-        url = "postgresql+psycopg://" + url.split("://", 1)[1]
-    engine = create_engine(url)
-    if engine.dialect.name == "sqlite":
-
-        @event.listens_for(engine, "connect")
-        def _pragmas(connection: sqlite3.Connection, _):
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=FULL")
-            connection.execute("PRAGMA foreign_keys=ON")
-            connection.execute("PRAGMA busy_timeout=10000")
-
-    migrate(engine)
-    return engine
-
+webhooks, deliveries = webhook_tables(metadata)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+def connect(url: str) -> Engine:
+    """An engine for sqlite:///PATH or postgresql://..., with the schema in place."""
+    engine = database.engine_for(url)
+    migrate(engine)
+    return engine
+
+
 def migrate(engine: Engine) -> str:
-    """Bring the schema to the newest numbered migration (Alembic, under migrations/); the
-    revision it is at. A database made before migrations existed is recognised as the first."""
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # its steps are no news to an operator
-    config = AlembicConfig()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        tables = set(inspect(connection).get_table_names())
-        if "meters" in tables and "alembic_version" not in tables:
-            command.stamp(config, "0001")
-        command.upgrade(config, "head")
-        revision = MigrationContext.configure(connection).get_current_revision()
-    assert revision is not None, "the migrations ran"
-    return revision
+    """Bring the schema to the newest migration; the revision it is at. A database made before
+    migrations existed is recognised as the first."""
+    return database.migrate(engine, MIGRATIONS, legacy=("meters", "0001"))

@@ -29,10 +29,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from origin.datahub import db, webhooks
 from origin.datahub import meters as meters_
 from origin.datahub.api import create_datahub_app
-from origin.datahub.auth import ISSUER, TokenTable, digest
+from origin.datahub.auth import ISSUER, digest, tokens
 from origin.datahub.client import DataHubClient
 from origin.datahub.importer import Importer, LedgerRefusesIssuer, LedgerUnavailable
 from origin.protocol import keys
+from origin.tokens import TokenTable
 
 log = logging.getLogger("origin.datahub")
 CONFIG, ISSUER_KEY, DATABASE = "datahub.json", "issuer.key", "datahub.db"
@@ -100,7 +101,7 @@ def _fill(data: Path, ledger_url: str, ledger_id: str, datahub_url: str, refresh
     except (SQLAlchemyError, OSError) as exc:
         raise ConfigError(f"cannot use the database {config.database}: {str(exc).splitlines()[0]}") from None
     _private_database(config.database)
-    token = TokenTable(engine).add("issuing-body", ISSUER, "made by datahub init", int(now_s or time.time()))
+    token = tokens(engine).add("issuing-body", ISSUER, "made by datahub init", int(now_s or time.time()))
     engine.dispose()
     write_private(data / ISSUER_KEY, issuer_key.hex() + "\n")
     write_private(data / CONFIG, json.dumps(asdict(config), indent=2))
@@ -156,7 +157,7 @@ class Service:
         except (SQLAlchemyError, OSError) as exc:
             raise ConfigError(f"cannot use the database {self.config.database}: {str(exc).splitlines()[0]}") from None
         _private_database(self.config.database)
-        self.authenticator = TokenTable(self.engine)
+        self.authenticator = tokens(self.engine)
         _move_plaintext_tokens(self.data, self.authenticator)
         self.datahub = DataHubClient(self.config.datahub_url, self.config.refresh_token)
         self.importer = Importer(self.engine, self.datahub, self.config.ledger_url, self.config.ledger_id, issuer_key)

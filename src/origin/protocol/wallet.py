@@ -32,6 +32,14 @@ def measurement_address(meter: str | BIP32, begin_s: int) -> str:
     return addresses.address(addresses.MEASUREMENT, view.get_pubkey_from_path([minute_index(begin_s)]))
 
 
+def receive_address(receive_xpub: str | BIP32, n: int) -> str:
+    """The GGO address of receive key n, from the xpub of m/0' (or the parsed xpub)."""
+    view = BIP32.from_xpub(receive_xpub) if isinstance(receive_xpub, str) else receive_xpub
+    if not 0 <= n < HARDENED_INDEX:
+        raise ValueError(f"receive index {n} is outside 0 to 2^31 - 1")
+    return addresses.address(addresses.GGO, view.get_pubkey_from_path([n]))
+
+
 class Wallet:
     """An owner's BIP32 master key and the keys the conventions derive from it."""
 
@@ -42,6 +50,10 @@ class Wallet:
     @classmethod
     def generate(cls) -> "Wallet":
         return cls(BIP32.from_seed(os.urandom(32)))
+
+    @classmethod
+    def from_seed(cls, seed: bytes) -> "Wallet":
+        return cls(BIP32.from_seed(seed))
 
     @classmethod
     def from_xprv(cls, xprv: str) -> "Wallet":
@@ -73,6 +85,10 @@ class Wallet:
             node = BIP32.from_xpriv(self._master.get_xpriv_from_path(_meter_path(meter)))
             self._meters[meter] = node
         return bytes(node.get_privkey_from_path([minute_index(begin_s)]))
+
+    def receive_xpub(self) -> str:
+        """The xpub of m/0': whoever holds it derives the receive addresses m/0'/n, and nothing else."""
+        return str(self._master.get_xpub_from_path([HARDENED_INDEX + 0]))
 
     def receive_key(self, n: int) -> bytes:
         """Private key at m/0'/n, the n-th receive key."""

@@ -1,0 +1,568 @@
+"""The account service's HTTP API: the friendly face of the ledger. An account sees only its own
+data; every refusal is `{"error": {"code", "message"}}`, with the ledger's own codes where the
+ledger's rules would refuse. Lists are paged with a cursor; sums are computed in SQL."""
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Literal
+
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.engine import Engine
+
+from origin.accounts import db, wallets
+from origin.accounts.operations import Endpoint, Leg, Receiver
+from origin.accounts.wallets import AccountError
+from origin.protocol import addresses
+from origin.protocol.errors import ProtocolError
+from origin.protocol.limits import JSON_BODY_BYTES_MAX, LIST_LIMIT_MAX
+from origin.protocol.times import format_time, parse_time
+from origin.server import BoundedBody
+from origin.tokens import Principal
+from origin.webapi import RESOLUTIONS, Refused, bearer, errors, install_handlers, local_period
+
+if TYPE_CHECKING:
+    from origin.accounts.service import Service
+
+PAGE_DEFAULT = 1000
+IDEMPOTENCY_KEY_MAX = 200
+
+
+class AccountIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    master_xpub: str | None = Field(None, description="Self-custody: the xpub of your m; the service never holds keys")
+    receive_xpub: str | None = Field(None, description="Self-custody: the xpub of your m/0'")
+
+
+class AccountOut(BaseModel):
+    id: str
+    name: str
+    custody: str
+    receive_xpub: str
+    master_xpub: str | None
+
+
+class AccountCreated(AccountOut):
+    token: str = Field(description="The account's API token: shown once")
+
+
+class TokenIn(BaseModel):
+    token: str = Field(min_length=1, max_length=2000)
+
+
+class MeterIn(BaseModel):
+    gsrn: str
+
+
+class MeterOut(BaseModel):
+    gsrn: str
+    index: int
+    xpub: str
+    type: str
+    sector: str | None
+    added_s: int
+
+
+class GgoOut(BaseModel):
+    address: str
+    origin: str
+    begin: str
+    end: str
+    amount_wh: int
+    sector: str
+    tech_type: str
+    fuel_type: str
+    state: str
+    source: str
+    seq: int
+    spent_seq: int | None
+    next: str | None
+    operation: str | None
+
+
+class GgoPage(BaseModel):
+    ggos: list[GgoOut]
+    next: str | None
+
+
+class MeasurementOut(BaseModel):
+    address: str
+    meter: int
+    begin: str
+    end: str
+    sector: str
+    type: str
+    amount_wh: int
+    retired_wh: int
+    seq: int
+
+
+class MeasurementPage(BaseModel):
+    measurements: list[MeasurementOut]
+    next: str | None
+
+
+class SumOut(BaseModel):
+    period: str
+    amount_wh: int
+    ggos: int
+
+
+class ReceiverIn(BaseModel):
+    account: str | None = Field(None, description="An account of this service")
+    xpub: str | None = Field(None, description="An external receive endpoint: the xpub of its m/0'")
+    notify_url: str | None = Field(None, description="Where the external receiver hears of what it was sent")
+
+    def receiver(self) -> Receiver:
+        if (self.account is None) == (self.xpub is None):
+            raise Refused(400, "malformed", "a receiver is an account, or an xpub (with an optional notify_url)")
+        return self.account if self.account is not None else Endpoint(str(self.xpub), self.notify_url)
+
+
+class TransferIn(BaseModel):
+    ggo: str
+    to: ReceiverIn
+    amount_wh: int | None = Field(None, description="Part of the GGO; the whole when left out")
+
+
+class SplitIn(BaseModel):
+    ggo: str
+    amounts_wh: list[int] = Field(min_length=2, max_length=255)
+
+
+class RetireIn(BaseModel):
+    ggo: str
+    measurement: str | None = Field(None, description="Your consumption measurement; found by period when left out")
+    amount_wh: int | None = None
+
+
+class TransferLeg(BaseModel):
+    to: ReceiverIn
+    amount_wh: int
+
+
+class RetireLeg(BaseModel):
+    amount_wh: int
+    measurement: str | None = None
+
+
+class ComposeIn(BaseModel):
+    ggo: str
+    transfers: list[TransferLeg] = Field(default_factory=list, max_length=255)
+    retirements: list[RetireLeg] = Field(default_factory=list, max_length=255)
+
+
+class BulkTransferIn(BaseModel):
+    to: ReceiverIn
+    amount_wh: int = Field(description="Wh of each period (hour or quarter) in [begin, end)")
+    begin: str
+    end: str
+
+
+class BulkRetireIn(BaseModel):
+    begin: str
+    end: str
+
+
+class ErrorOut(BaseModel):
+    code: str
+    message: str
+
+
+class BatchOut(BaseModel):
+    id: str
+    status: str
+    seq: int | None
+
+
+class OperationOut(BaseModel):
+    id: str
+    kind: str
+    status: str = Field(description="PENDING, COMMITTED or FAILED")
+    error: ErrorOut | None
+    request: dict[str, Any]
+    created_s: int
+    updated_s: int
+    batches: list[BatchOut] | None = None
+
+
+class OperationPage(BaseModel):
+    operations: list[OperationOut]
+    next: str | None
+
+
+class EndpointOut(BaseModel):
+    xpub: str = Field(description="The xpub of m/0': senders derive receive addresses m/0'/n from it")
+    notify_url: str
+    ledger: str
+
+
+class NotifyIn(BaseModel):
+    ggo: str
+    index: int | None = None
+
+
+class WebhookIn(BaseModel):
+    url: str
+    secret: str
+    events: list[str] = ["ggo.received", "ggo.issued", "operation.completed"]
+
+
+class WebhookCreated(BaseModel):
+    id: int
+
+
+class WebhookOut(BaseModel):
+    id: int
+    url: str
+    events: list[str]
+    failures: int
+    last_error: str | None
+    pending: int = 0
+    delivered: int = 0
+    failed: int = 0
+
+
+def _time(text: str, name: str) -> int:
+    try:
+        return parse_time(text)
+    except ProtocolError as exc:
+        raise Refused(400, "malformed", f"{name}: {exc.message}") from None
+
+
+def _amount(value: int | None) -> int | None:
+    if value is not None and not 1 <= value <= 10**15:
+        raise Refused(422, "invalid_amount", "an amount is a whole number of Wh, at least 1")
+    return value
+
+
+def _idempotency(key: str | None) -> str | None:
+    if key is not None and not 0 < len(key) <= IDEMPOTENCY_KEY_MAX:
+        raise Refused(400, "malformed", f"an Idempotency-Key is 1 to {IDEMPOTENCY_KEY_MAX} characters")
+    return key
+
+
+def _ggo_out(r: Any, now_s: int, lifetime_s: int) -> dict[str, Any]:
+    state = r["state"]
+    if state == "available" and r["operation"] is not None:
+        state = "reserved"
+    elif state == "available" and now_s >= r["end_s"] + lifetime_s:
+        state = "expired"
+    return {"address": r["address"], "origin": r["origin"], "begin": format_time(r["begin_s"]),
+            "end": format_time(r["end_s"]), "amount_wh": r["amount_wh"], "sector": r["sector"],
+            "tech_type": r["tech_type"], "fuel_type": r["fuel_type"], "state": state, "source": r["source"],
+            "seq": r["seq"], "spent_seq": r["spent_seq"], "next": r["next"], "operation": r["operation"]}  # fmt: skip
+
+
+def create_accounts_app(service: "Service") -> FastAPI:
+    app = FastAPI(title="Origin account service",
+                  description="Wallets in custody, GGO inventory, transfers, splits, retirements. Every endpoint but "
+                              "the receive notification takes `Authorization: Bearer TOKEN`.")  # fmt: skip
+    app.add_middleware(BoundedBody, bytes_max=JSON_BODY_BYTES_MAX)
+    install_handlers(app, AccountError)
+    principal = bearer(service.authenticator, "An account's token (POST /v1/accounts), or the operator's")
+
+    def owner(who: Principal = Depends(principal)) -> str:
+        if who.role != "owner":
+            raise Refused(403, "forbidden", "this is an account's own: use the account's token")
+        return who.subject
+
+    def operator(who: Principal = Depends(principal)) -> Principal:
+        if who.role != "operator":
+            raise Refused(403, "forbidden", "only the service's operator may do this")
+        return who
+
+    _account_routes(app, service, owner, operator)
+    _inventory_routes(app, service, owner)
+    _operation_routes(app, service, owner)
+    _exchange_routes(app, service, owner)
+    return app
+
+
+def _account_routes(app: FastAPI, service: "Service", owner: Any, operator: Any) -> None:
+    engine = service.engine
+
+    @app.post("/v1/accounts", response_model=AccountCreated, status_code=201, responses=errors(400, 401, 403, 422),
+              summary="The operator opens an account: held (the service keeps its keys, sealed) or self-custody")  # fmt: skip
+    def open_account(body: AccountIn, who: Principal = Depends(operator)) -> dict[str, Any]:
+        now_s = int(service.clock())
+        account = wallets.create(engine, service.kek, body.name, now_s, body.master_xpub, body.receive_xpub)
+        token = service.authenticator.add(account.id, "owner", f"account {account.name}", now_s)
+        return {**account.__dict__, "token": token}
+
+    @app.get("/v1/account", response_model=AccountOut, responses=errors(401, 403), summary="Your account")
+    def me(account: str = Depends(owner)) -> dict[str, Any]:
+        with engine.connect() as conn:
+            return wallets.get(conn, account).__dict__
+
+    @app.put("/v1/account/datahub-token", status_code=204, responses=errors(400, 401, 403),
+             summary="Your token at the DataHub service, kept sealed: the service registers your meters with it")  # fmt: skip
+    def datahub_token(body: TokenIn, account: str = Depends(owner)) -> None:
+        wallets.seal_secret(engine, service.kek, account, body.token)
+
+    @app.get("/v1/datahub/meters", response_model=list[dict[str, Any]], responses=errors(401, 403, 409, 503),
+             summary="The metering points your DataHub authorisation covers, as the DataHub service lists them")  # fmt: skip
+    def datahub_meters(account: str = Depends(owner)) -> list[dict[str, Any]]:
+        return service.meters.available(account)
+
+    @app.post("/v1/meters", response_model=MeterOut, status_code=201, responses=errors(400, 401, 403, 404, 409, 503),
+              summary="Add a metering point: its meter key m/1'/i' is derived and its xpub registered with the DataHub service")  # fmt: skip
+    def add_meter(body: MeterIn, account: str = Depends(owner)) -> dict[str, Any]:
+        row = service.meters.add(account, body.gsrn)
+        return {**row, "index": row["idx"]}
+
+    @app.get("/v1/meters", response_model=list[MeterOut], responses=errors(401, 403), summary="Your metering points")
+    def list_meters(account: str = Depends(owner)) -> list[dict[str, Any]]:
+        return [{**r, "index": r["idx"]} for r in service.meters.listed(account)]
+
+
+def _ggo_filter(query: Any, account: str, begin: str | None, end: str | None, sector: str | None,
+                tech_type: str | None, state: str | None, now_s: int, lifetime_s: int) -> Any:  # fmt: skip
+    g = db.ggos.c
+    query = query.where(g.account == account)
+    if begin is not None:
+        query = query.where(g.begin_s >= _time(begin, "begin"))
+    if end is not None:
+        query = query.where(g.end_s <= _time(end, "end"))
+    if sector is not None:
+        query = query.where(g.sector == sector)
+    if tech_type is not None:
+        query = query.where(g.tech_type == tech_type)
+    live = g.end_s + lifetime_s > now_s
+    conditions = {"available": (g.state == "available") & g.operation.is_(None) & live,
+                  "reserved": (g.state == "available") & g.operation.is_not(None),
+                  "expired": (g.state == "available") & g.operation.is_(None) & ~live}  # fmt: skip
+    if state is not None:
+        query = query.where(conditions.get(state, g.state == state))
+    return query
+
+
+def _cursor(after: str) -> tuple[int, str] | None:
+    if not after:
+        return None
+    begin, _, address = after.partition(":")
+    if not begin.isdigit() or len(begin) > 16 or not address:
+        raise Refused(400, "malformed", "a cursor is the `next` of the page before")
+    return int(begin), address
+
+
+def _inventory_routes(app: FastAPI, service: "Service", owner: Any) -> None:
+    engine = service.engine
+    state_filter = Literal["available", "reserved", "transferred", "split", "retired", "expired"] | None
+
+    def lifetime() -> int:
+        return service.ledger.config().ggo_lifetime_s
+
+    @app.get("/v1/ggos", response_model=GgoPage, responses=errors(400, 401, 403),
+             summary="Your GGOs, filtered by period, sector, technology and state, a page at a time")  # fmt: skip
+    def list_ggos(account: str = Depends(owner), begin: str | None = None, end: str | None = None,
+                  sector: str | None = None, tech_type: str | None = None, state: state_filter = None, after: str = "",
+                  limit: int = Query(PAGE_DEFAULT, ge=1, le=LIST_LIMIT_MAX)) -> dict[str, Any]:  # fmt: skip
+        now_s, life = int(service.clock()), lifetime()
+        query = _ggo_filter(select(db.ggos), account, begin, end, sector, tech_type, state, now_s, life)
+        cursor = _cursor(after)
+        if cursor is not None:
+            query = query.where(tuple_(db.ggos.c.begin_s, db.ggos.c.address) > cursor)
+        with engine.connect() as conn:
+            rows = (
+                conn.execute(query.order_by(db.ggos.c.begin_s, db.ggos.c.address).limit(limit + 1))
+                .mappings()
+                .fetchall()
+            )
+        last = rows[limit - 1] if len(rows) > limit else None
+        return {"ggos": [_ggo_out(r, now_s, life) for r in rows[:limit]],
+                "next": None if last is None else f"{last['begin_s']}:{last['address']}"}  # fmt: skip
+
+    @app.get("/v1/ggos/summary", response_model=list[SumOut], responses=errors(400, 401, 403),
+             summary="Sums of your GGOs per hour, day, week, month or year (Europe/Copenhagen), over every match")  # fmt: skip
+    def summary(resolution: Literal["hour", "day", "week", "month", "year"], account: str = Depends(owner),
+                begin: str | None = None, end: str | None = None, sector: str | None = None,
+                tech_type: str | None = None, state: state_filter = None) -> list[dict[str, Any]]:  # fmt: skip
+        """SQL sums each UTC hour (a Danish hour is a whole UTC hour); the hours are then folded
+        into Danish days, weeks, months or years: correct past any number of rows."""
+        assert resolution in RESOLUTIONS
+        now_s, life = int(service.clock()), lifetime()
+        hour = (db.ggos.c.begin_s - db.ggos.c.begin_s % 3600).label("hour")
+        query = select(hour, func.sum(db.ggos.c.amount_wh), func.count())
+        query = _ggo_filter(query, account, begin, end, sector, tech_type, state, now_s, life)
+        buckets: dict[str, dict[str, Any]] = {}
+        with engine.connect() as conn:
+            for hour_s, amount, count in conn.execute(query.group_by(hour).order_by(hour)):
+                key = local_period(int(hour_s), resolution)
+                bucket = buckets.setdefault(key, {"period": key, "amount_wh": 0, "ggos": 0})
+                bucket["amount_wh"] += int(amount)
+                bucket["ggos"] += int(count)
+        return list(buckets.values())
+
+    @app.get("/v1/ggos/{address}", response_model=GgoOut, responses=errors(401, 403, 404), summary="One of your GGOs")
+    def one_ggo(address: str, account: str = Depends(owner)) -> dict[str, Any]:
+        with engine.connect() as conn:
+            row = conn.execute(select(db.ggos).where(db.ggos.c.address == address, db.ggos.c.account == account)
+                               ).mappings().first()  # fmt: skip
+        if row is None:
+            raise Refused(404, "not_found", f"you hold no GGO {address[:80]}")
+        return _ggo_out(row, int(service.clock()), lifetime())
+
+    @app.get("/v1/measurements", response_model=MeasurementPage, responses=errors(400, 401, 403),
+             summary="Your meters' measurements, with what is retired against each consumption")  # fmt: skip
+    def list_measurements(account: str = Depends(owner), begin: str | None = None, end: str | None = None,
+                          type: Literal["PRODUCTION", "CONSUMPTION"] | None = None, after: str = "",
+                          limit: int = Query(PAGE_DEFAULT, ge=1, le=LIST_LIMIT_MAX)) -> dict[str, Any]:  # fmt: skip
+        m = db.measurements.c
+        query = select(db.measurements).where(m.account == account)
+        if begin is not None:
+            query = query.where(m.begin_s >= _time(begin, "begin"))
+        if end is not None:
+            query = query.where(m.end_s <= _time(end, "end"))
+        if type is not None:
+            query = query.where(m.type == type)
+        cursor = _cursor(after)
+        if cursor is not None:
+            query = query.where(tuple_(m.begin_s, m.address) > cursor)
+        with engine.connect() as conn:
+            rows = conn.execute(query.order_by(m.begin_s, m.address).limit(limit + 1)).mappings().fetchall()
+        last = rows[limit - 1] if len(rows) > limit else None
+        page = [{**r, "begin": format_time(r["begin_s"]), "end": format_time(r["end_s"])} for r in rows[:limit]]
+        return {"measurements": page, "next": None if last is None else f"{last['begin_s']}:{last['address']}"}
+
+    @app.get("/v1/export/{what}.csv", responses={200: {"content": {"text/csv": {}}}, **errors(401, 403, 404)},
+             summary="Your GGOs, transfers or retirements as CSV")  # fmt: skip
+    def export(what: Literal["ggos", "transfers", "retirements"], account: str = Depends(owner)) -> StreamingResponse:
+        return StreamingResponse(_csv(engine, account, what, int(service.clock()), lifetime()), media_type="text/csv",
+                                 headers={"Content-Disposition": f'attachment; filename="{what}.csv"'})  # fmt: skip
+
+
+def _csv(engine: Engine, account: str, what: str, now_s: int, lifetime_s: int) -> Iterator[str]:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    if what == "retirements":
+        writer.writerow(["ggo", "measurement", "begin", "end", "sector", "amount_wh", "seq"])
+        r, m = db.retirements.c, db.measurements.c
+        query = (select(r.ggo, r.measurement, m.begin_s, m.end_s, m.sector, r.amount_wh, r.seq)
+                 .join(db.measurements, m.address == r.measurement).where(r.account == account).order_by(r.seq))  # fmt: skip
+        rows: Any = ((g, ms, format_time(b), format_time(e), s, a, q) for g, ms, b, e, s, a, q in
+                     engine.connect().execute(query))  # fmt: skip
+    else:
+        columns = ["address", "origin", "begin", "end", "amount_wh", "sector", "tech_type", "fuel_type", "state",
+                   "source", "seq", "spent_seq", "next"]  # fmt: skip
+        writer.writerow(columns)
+        query = select(db.ggos).where(db.ggos.c.account == account).order_by(db.ggos.c.seq, db.ggos.c.address)
+        if what == "transfers":
+            query = query.where(db.ggos.c.state == "transferred")
+        rows = ([_ggo_out(g, now_s, lifetime_s)[c] for c in columns] for g in
+                engine.connect().execute(query).mappings())  # fmt: skip
+    yield out.getvalue()
+    for row in rows:
+        out.seek(0)
+        out.truncate()
+        writer.writerow(row)
+        yield out.getvalue()
+
+
+def _operation_routes(app: FastAPI, service: "Service", owner: Any) -> None:
+    ops = service.operations
+    documented = errors(400, 401, 403, 404, 409, 422)
+
+    @app.post("/v1/transfers", response_model=OperationOut, responses=documented,
+              summary="Transfer a GGO, whole or a part (a split with the rest back to you), to an account or an endpoint")  # fmt: skip
+    def transfer(body: TransferIn, account: str = Depends(owner),
+                 idempotency_key: str | None = Header(None)) -> dict[str, Any]:  # fmt: skip
+        return ops.transfer(
+            account, body.ggo, body.to.receiver(), _amount(body.amount_wh), _idempotency(idempotency_key)
+        )
+
+    @app.post("/v1/splits", response_model=OperationOut, responses=documented,
+              summary="Split a GGO into parts at fresh addresses of yours")  # fmt: skip
+    def split(
+        body: SplitIn, account: str = Depends(owner), idempotency_key: str | None = Header(None)
+    ) -> dict[str, Any]:
+        amounts = [_amount(a) or 0 for a in body.amounts_wh]
+        return ops.split(account, body.ggo, amounts, _idempotency(idempotency_key))
+
+    @app.post("/v1/retirements", response_model=OperationOut, responses=documented,
+              summary="Retire a GGO (or a part of it) against your consumption of its period and sector")  # fmt: skip
+    def retire(
+        body: RetireIn, account: str = Depends(owner), idempotency_key: str | None = Header(None)
+    ) -> dict[str, Any]:
+        return ops.retire(account, body.ggo, body.measurement, _amount(body.amount_wh), _idempotency(idempotency_key))
+
+    @app.post("/v1/compose", response_model=OperationOut, responses=documented,
+              summary="One GGO into transfers and retirements, the rest back to you, in one batch")  # fmt: skip
+    def compose(
+        body: ComposeIn, account: str = Depends(owner), idempotency_key: str | None = Header(None)
+    ) -> dict[str, Any]:
+        legs = [Leg(_amount(t.amount_wh) or 0, to=t.to.receiver()) for t in body.transfers]
+        legs += [Leg(_amount(r.amount_wh) or 0, measurement=r.measurement or "") for r in body.retirements]
+        return ops.compose(account, body.ggo, legs, _idempotency(idempotency_key))
+
+    @app.post("/v1/bulk/transfers", response_model=OperationOut, responses=documented,
+              summary="Transfer N Wh of each period in [begin, end) to a receiver, choosing the GGOs")  # fmt: skip
+    def bulk_transfer(body: BulkTransferIn, account: str = Depends(owner),
+                      idempotency_key: str | None = Header(None)) -> dict[str, Any]:  # fmt: skip
+        return ops.transfer_hourly(account, body.to.receiver(), _amount(body.amount_wh) or 0,
+                                   _time(body.begin, "begin"), _time(body.end, "end"), _idempotency(idempotency_key))  # fmt: skip
+
+    @app.post("/v1/bulk/retirements", response_model=OperationOut, responses=documented,
+              summary="Retire what you hold against your consumption of [begin, end), choosing the GGOs")  # fmt: skip
+    def bulk_retire(body: BulkRetireIn, account: str = Depends(owner),
+                    idempotency_key: str | None = Header(None)) -> dict[str, Any]:  # fmt: skip
+        return ops.retire_period(account, _time(body.begin, "begin"), _time(body.end, "end"),
+                                 _idempotency(idempotency_key))  # fmt: skip
+
+    @app.get("/v1/operations", response_model=OperationPage, responses=errors(400, 401, 403),
+             summary="Your operations not dismissed, with their status and any failure's reason")  # fmt: skip
+    def list_operations(account: str = Depends(owner), status: Literal["PENDING", "COMMITTED", "FAILED"] | None = None,
+                        after: str = "", limit: int = Query(PAGE_DEFAULT, ge=1, le=LIST_LIMIT_MAX)) -> dict[str, Any]:  # fmt: skip
+        found = ops.listed(account, status, after, limit + 1)
+        return {"operations": found[:limit], "next": found[limit - 1]["id"] if len(found) > limit else None}
+
+    @app.get("/v1/operations/{op}", response_model=OperationOut, responses=errors(401, 403, 404),
+             summary="One operation: PENDING, COMMITTED, or FAILED with the ledger's code and message")  # fmt: skip
+    def one_operation(op: str, account: str = Depends(owner)) -> dict[str, Any]:
+        return ops.get(account, op)
+
+    @app.delete("/v1/operations/{op}", status_code=204, responses=errors(401, 403, 404),
+                summary="Dismiss a finished operation from your lists")  # fmt: skip
+    def dismiss(op: str, account: str = Depends(owner)) -> None:
+        ops.dismiss(account, op)
+
+
+def _exchange_routes(app: FastAPI, service: "Service", owner: Any) -> None:
+    engine = service.engine
+
+    @app.get("/v1/receive-endpoint", response_model=EndpointOut, responses=errors(401, 403),
+             summary="What another service or wallet needs to send you GGOs")  # fmt: skip
+    def receive_endpoint(request: Request, account: str = Depends(owner)) -> dict[str, Any]:
+        with engine.connect() as conn:
+            xpub = wallets.get(conn, account).receive_xpub
+        return {"xpub": xpub, "notify_url": str(request.url_for("notify")), "ledger": service.ledger.config().ledger}
+
+    @app.post("/v1/notify", name="notify", status_code=202, responses=errors(400),
+              summary="A sender tells of a GGO sent: the inventory follows the ledger now (it would anyway)")  # fmt: skip
+    def notify(body: NotifyIn) -> dict[str, Any]:
+        if not addresses.is_address(body.ggo):
+            raise Refused(400, "malformed", "ggo must be a GGO address")
+        service.wake()
+        return {"accepted": True}
+
+    @app.post("/v1/webhooks", response_model=WebhookCreated, status_code=201, responses=errors(400, 401, 403),
+              summary="Subscribe to your account's events (ggo.received, ggo.issued, operation.completed)")  # fmt: skip
+    def subscribe(body: WebhookIn, account: str = Depends(owner)) -> dict[str, int]:
+        try:
+            return {"id": service.hooks.subscribe(engine, body.url, body.secret, body.events, account,
+                                                  service.config.allow_private)}  # fmt: skip
+        except ValueError as exc:
+            raise Refused(400, "invalid_webhook", str(exc)) from None
+
+    @app.get("/v1/webhooks", response_model=list[WebhookOut], responses=errors(401, 403), summary="Your subscriptions")
+    def subscriptions(account: str = Depends(owner)) -> list[dict[str, Any]]:
+        with engine.connect() as conn:
+            return service.hooks.listed(conn, account)
+
+    @app.delete("/v1/webhooks/{webhook_id}", status_code=204, responses=errors(401, 403, 404), summary="Unsubscribe")
+    def unsubscribe(webhook_id: int, account: str = Depends(owner)) -> None:
+        if not service.hooks.unsubscribe(engine, webhook_id, account):
+            raise Refused(404, "not_found", f"you have no webhook {webhook_id}")

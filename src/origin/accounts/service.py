@@ -1,0 +1,252 @@
+"""The account service as it runs: its folder's configuration, its key-encryption key, the
+inventory follower, the operations it drives and the webhooks it sends.
+
+The folder (mode 0700) holds, readable by the service's user only:
+`accounts.json`: database, ledger_url, datahub_url (the DataHub service's API), follow_every_s,
+  allow_private (may webhooks and receivers' notify URLs be private addresses), kek_file;
+`accounts.db` (SQLite; or a PostgreSQL database): accounts with their sealed seeds, tokens as
+  digests, meters, the inventory, operations.
+The key-encryption key is a file the operator gives (`--kek`), or the environment variable
+ORIGIN_ACCOUNTS_KEK; `init` makes one in the folder when given neither, which suits one
+laptop: in production keep it apart from the database (another disk, a secret store, a KMS).
+"""
+
+import json
+import logging
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+
+from origin.accounts import custody, db, meters
+from origin.accounts.custody import CustodyError, LocalKek
+from origin.accounts.inventory import Event, Inventory
+from origin.accounts.ledger import LedgerAlarm, LedgerClient, LedgerUnavailable
+from origin.accounts.operations import Operations
+from origin.client import http
+from origin.tokens import TokenTable
+from origin.webhooks import Webhooks, refused_destination
+
+log = logging.getLogger("origin.accounts")
+CONFIG, DATABASE, KEK_FILE = "accounts.json", "accounts.db", "kek.hex"
+OPERATOR, OWNER = "operator", "owner"
+EVENTS = ("ggo.received", "ggo.issued", "operation.completed")
+Fetch = Callable[..., tuple[int, bytes]]
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclass
+class Config:
+    database: str
+    ledger_url: str
+    datahub_url: str
+    follow_every_s: float = 2.0
+    allow_private: bool = False  # may webhooks and notify URLs be loopback, link-local or private addresses
+    kek_file: str | None = None
+
+
+def write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+
+
+def _url(name: str, value: str, schemes: tuple[str, ...] = ("http://", "https://")) -> str:
+    if not isinstance(value, str) or not value.startswith(schemes) or len(value) > 2000:
+        raise ConfigError(f"{name} must be a {' or '.join(s.rstrip(':/') for s in schemes)} URL, not {value[:80]!r}")
+    return value.rstrip("/")
+
+
+def tokens(engine: Any) -> TokenTable:
+    return TokenTable(engine, db.api_tokens, (OPERATOR, OWNER))
+
+
+def hooks() -> Webhooks:
+    return Webhooks(db.webhooks, db.deliveries, EVENTS)
+
+
+def init(data: Path, *, ledger_url: str, datahub_url: str, database: str | None = None, kek: Path | None = None,
+         now_s: int | None = None) -> dict[str, str]:  # fmt: skip
+    """Create the service's folder, all of it or nothing; the operator's API token."""
+    data = Path(data)
+    if (data / CONFIG).exists():
+        raise ConfigError(f"{data} already holds an account service")
+    _url("--ledger-url", ledger_url)
+    _url("--datahub-url", datahub_url)
+    if database is not None:
+        _url("--database", database, ("sqlite:///", "postgresql://", "postgres://"))
+    made_folder = not data.exists()
+    data.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        kek_file = str(kek.resolve()) if kek is not None else None
+        if kek is not None:
+            LocalKek.load(kek)
+        elif custody.KEK_ENV not in os.environ:
+            write_private(data / KEK_FILE, LocalKek.generate_hex() + "\n")
+            kek_file = str((data / KEK_FILE).resolve())
+        config = Config(database=database or f"sqlite:///{data.resolve() / DATABASE}", ledger_url=ledger_url,
+                        datahub_url=datahub_url, kek_file=kek_file)  # fmt: skip
+        try:
+            engine = db.connect(config.database)
+        except (SQLAlchemyError, OSError) as exc:
+            raise ConfigError(f"cannot use the database {config.database}: {str(exc).splitlines()[0]}") from None
+        _private_database(config.database)
+        token = tokens(engine).add("operator", OPERATOR, "made by accounts init", int(now_s or time.time()))
+        engine.dispose()
+        write_private(data / CONFIG, json.dumps(asdict(config), indent=2))
+        return {"operator_api_token": token, "kek_file": kek_file or f"${custody.KEK_ENV}"}
+    except BaseException:
+        for name in (CONFIG, DATABASE, KEK_FILE):
+            (data / name).unlink(missing_ok=True)
+        if made_folder:
+            shutil.rmtree(data, ignore_errors=True)
+        raise
+
+
+def _private_database(url: str) -> None:
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            if file.exists():
+                file.chmod(0o600)
+
+
+def load(data: Path) -> Config:
+    try:
+        return Config(**json.loads((Path(data) / CONFIG).read_text()))
+    except FileNotFoundError:
+        raise ConfigError(f"{data} holds no account service (run `origin accounts init` first)") from None
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{Path(data) / CONFIG} is not a valid configuration: {exc}") from None
+
+
+def set_kek_file(data: Path, kek: Path) -> None:
+    """Name a new KEK file in the configuration (after rewrap-keys)."""
+    config = load(data)
+    config.kek_file = str(Path(kek).resolve())
+    path = Path(data) / CONFIG
+    temporary = path.with_name(CONFIG + ".new")
+    temporary.unlink(missing_ok=True)
+    write_private(temporary, json.dumps(asdict(config), indent=2))
+    temporary.replace(path)
+
+
+def load_kek(config: Config, kek: Path | None) -> LocalKek:
+    """The KEK from --kek, else ORIGIN_ACCOUNTS_KEK, else the file the configuration names."""
+    if kek is None and custody.KEK_ENV not in os.environ and config.kek_file:
+        kek = Path(config.kek_file)
+    return LocalKek.load(kek)
+
+
+class Service:
+    def __init__(
+        self, data: Path, kek: Path | None = None, fetch: Fetch = http, clock: Callable[[], float] = time.time
+    ):
+        self.data = Path(data)
+        self.config = load(self.data)
+        try:
+            self.kek = load_kek(self.config, kek)
+        except CustodyError as exc:
+            raise ConfigError(str(exc)) from None
+        try:
+            self.engine = db.connect(self.config.database)
+        except (SQLAlchemyError, OSError) as exc:
+            raise ConfigError(f"cannot use the database {self.config.database}: {str(exc).splitlines()[0]}") from None
+        _private_database(self.config.database)
+        self._check_kek()
+        self.fetch, self.clock = fetch, clock
+        self.authenticator = tokens(self.engine)
+        self.hooks = hooks()
+        self.ledger = LedgerClient(self.config.ledger_url, fetch)
+        self.inventory = Inventory(self.engine, self.ledger, self.record)
+        self.operations = Operations(
+            self.engine, self.kek, self.ledger, self.inventory, self.notify, self.record, clock
+        )
+        self.meters = meters.Meters(self.engine, self.kek, self.config.datahub_url, fetch, self.inventory)
+        self._stop, self._wake = threading.Event(), threading.Event()
+
+    def wake(self) -> None:
+        """Follow the log now, not at the next period (a sender said it sent something)."""
+        self._wake.set()
+
+    def _check_kek(self) -> None:
+        """Refuse a wrong KEK before anything else: every account must open under it."""
+        with self.engine.connect() as conn:
+            ids = {r.kek_id for r in conn.execute(select(db.accounts.c.kek_id).distinct())}
+        wrong = ids - {self.kek.key_id}
+        if wrong:
+            raise ConfigError(f"the accounts are sealed under key-encryption key {', '.join(sorted(wrong))}, and the "
+                              f"one given is {self.kek.key_id}: give the KEK they were made with (or rewrap-keys)")  # fmt: skip
+
+    def record(self, conn: Connection, events: list[Event]) -> None:
+        """Events into the webhooks' outbox, in the caller's transaction."""
+        now_s = int(self.clock())
+        by_name: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        for account, name, payload in events:
+            by_name.setdefault(name, []).append((account, payload))
+        for name, items in by_name.items():
+            self.hooks.enqueue(conn, name, items, now_s)
+
+    def notify(self, url: str, payload: dict[str, Any]) -> None:
+        """Tell an external receiver a GGO was sent: best effort, it finds it on the ledger anyway."""
+        why = refused_destination(url, self.config.allow_private)
+        if why:
+            log.warning("not notifying %s: %s", url, why)
+            return
+        try:
+            self.fetch("POST", url, json.dumps(payload).encode(), timeout=10.0, follow_redirects=False)
+        except (OSError, ValueError) as exc:
+            log.warning("notifying %s failed: %s", url, exc)
+
+    def follow(self, progress: Callable[[int, int], None] = lambda done, total: None) -> int:
+        return self.inventory.follow(progress=progress)
+
+    def tick(self, now_s: int) -> None:
+        """The background work of one period: follow the log, drive pending operations."""
+        try:
+            self.inventory.follow()
+            self.operations.resume()
+        except (LedgerUnavailable, LedgerAlarm) as exc:
+            log.warning("%s", exc)
+
+    def deliver_webhooks(self, now_s: int) -> None:
+        self.hooks.deliver_due(self.engine, now_s, post=self.fetch, allow_private=self.config.allow_private)
+
+    def app(self) -> FastAPI:
+        from origin.accounts.api import create_accounts_app
+
+        return create_accounts_app(self)
+
+    def start(self) -> "Service":
+        threading.Thread(
+            target=self._every, args=(self.config.follow_every_s, self.tick, self._wake), daemon=True
+        ).start()
+        threading.Thread(target=self._every, args=(2, self.deliver_webhooks), daemon=True).start()
+        return self
+
+    def _every(self, period_s: float, work: Callable[[int], None], wake: threading.Event | None = None) -> None:
+        while not self._stop.is_set():
+            try:
+                work(int(self.clock()))
+            except Exception:  # logged, and tried again next period: the work is idempotent
+                log.exception("scheduled work failed")
+            (wake or self._stop).wait(period_s)
+            if wake is not None:
+                wake.clear()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self.engine.dispose()
