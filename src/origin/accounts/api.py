@@ -439,27 +439,34 @@ def _csv(engine: Engine, account: str, what: str, now_s: int, lifetime_s: int) -
     out = io.StringIO()
     writer = csv.writer(out)
     if what == "retirements":
-        writer.writerow(["ggo", "measurement", "begin", "end", "sector", "amount_wh", "seq"])
         r, m = db.retirements.c, db.measurements.c
+        header = ["ggo", "measurement", "begin", "end", "sector", "amount_wh", "seq"]
         query = (select(r.ggo, r.measurement, m.begin_s, m.end_s, m.sector, r.amount_wh, r.seq)
                  .join(db.measurements, m.address == r.measurement).where(r.account == account).order_by(r.seq))  # fmt: skip
-        rows: Any = ((g, ms, format_time(b), format_time(e), s, a, q) for g, ms, b, e, s, a, q in
-                     engine.connect().execute(query))  # fmt: skip
+
+        def line(row: Any) -> list[Any]:
+            return [row.ggo, row.measurement, format_time(row.begin_s), format_time(row.end_s), row.sector,
+                    row.amount_wh, row.seq]  # fmt: skip
     else:
-        columns = ["address", "origin", "begin", "end", "amount_wh", "sector", "tech_type", "fuel_type", "state",
-                   "source", "seq", "spent_seq", "next"]  # fmt: skip
-        writer.writerow(columns)
+        header = ["address", "origin", "begin", "end", "amount_wh", "sector", "tech_type", "fuel_type", "state",
+                  "source", "seq", "spent_seq", "next"]  # fmt: skip
         query = select(db.ggos).where(db.ggos.c.account == account).order_by(db.ggos.c.seq, db.ggos.c.address)
         if what == "transfers":
             query = query.where(db.ggos.c.state == "transferred")
-        rows = ([_ggo_out(g, now_s, lifetime_s)[c] for c in columns] for g in
-                engine.connect().execute(query).mappings())  # fmt: skip
+
+        def line(row: Any) -> list[Any]:
+            shown = _ggo_out(row._mapping, now_s, lifetime_s)
+            return [shown[c] for c in header]
+
+    writer.writerow(header)
+    with engine.connect() as conn:
+        for row in conn.execution_options(yield_per=1000).execute(query):
+            writer.writerow(line(row))
+            if out.tell() > 64_000:
+                yield out.getvalue()
+                out.seek(0)
+                out.truncate()
     yield out.getvalue()
-    for row in rows:
-        out.seek(0)
-        out.truncate()
-        writer.writerow(row)
-        yield out.getvalue()
 
 
 def _operation_routes(app: FastAPI, service: "Service", owner: Any) -> None:
