@@ -63,7 +63,19 @@ class AccountsWorld:
         made = accounts_service.init(self.folder, ledger_url="http://ledger", datahub_url="http://datahub",
                                      database=accounts_database, kek=self.kek)  # fmt: skip
         self.operator = made["operator_api_token"]
+        self.others: list[accounts_service.Service] = []
         self.service = self.start()
+
+    def another_service(self, database: str, host: str = "accounts2") -> accounts_service.Service:
+        """A second account service on the same ledger and DataHub service, mounted as `host`."""
+        folder = self.tmp_path / host
+        made = accounts_service.init(folder, ledger_url="http://ledger", datahub_url="http://datahub",
+                                     database=database, kek=self.kek)  # fmt: skip
+        other = accounts_service.Service(folder, kek=self.kek, fetch=self.router, clock=self.clock)
+        other.operator_token = made["operator_api_token"]  # type: ignore[attr-defined]
+        self.router.mount(host, other.app())
+        self.others.append(other)
+        return other
 
     def start(self) -> accounts_service.Service:
         """The account service (again, after a stop: as after a restart)."""
@@ -125,5 +137,7 @@ class AccountsWorld:
         return producer, consumer
 
     def close(self) -> None:
+        for other in self.others:
+            other.stop()
         self.service.stop()
         self.hub.close()

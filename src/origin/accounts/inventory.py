@@ -292,6 +292,9 @@ class Inventory:
         if chunk.retirements:
             conn.execute(insert(db.retirements), chunk.retirements)
         for account, n in chunk.used_receive.items():
+            # A sender elsewhere used m/0'/n: the account's own next receive address comes after it.
+            conn.execute(update(db.accounts).where(db.accounts.c.id == account, db.accounts.c.next_receive <= n)
+                         .values(next_receive=n + 1))  # fmt: skip
             xpub = conn.execute(select(db.accounts.c.receive_xpub).where(db.accounts.c.id == account)).scalar_one()
             watch_receive(conn, account, xpub, n + 1 + RECEIVE_GAP)
         if chunk.events:
