@@ -55,6 +55,7 @@ class TokenIn(BaseModel):
 
 class MeterIn(BaseModel):
     gsrn: str
+    meter_xpub: str | None = Field(None, description="Self-custody only: the xpub of your meter key m/1'/i'")
 
 
 class MeterOut(BaseModel):
@@ -178,15 +179,29 @@ class BatchOut(BaseModel):
     seq: int | None
 
 
+class ToSign(BaseModel):
+    path: str = Field(description="The key's path below your master key m")
+    public_key: str
+    digest: str = Field(description="SHA-256 of the canonical signing document: sign this (ECDSA, low-S, r||s hex)")
+    document: dict[str, Any]
+
+
+class SignaturesIn(BaseModel):
+    signatures: list[str] = Field(max_length=100_000, description="Hex r||s, one per to_sign entry, in its order")
+
+
 class OperationOut(BaseModel):
     id: str
     kind: str
-    status: str = Field(description="PENDING, COMMITTED or FAILED")
+    status: str = Field(
+        description="UNSIGNED (self-custody: waiting for your signatures), PENDING, COMMITTED or FAILED"
+    )
     error: ErrorOut | None
     request: dict[str, Any]
     created_s: int
     updated_s: int
     batches: list[BatchOut] | None = None
+    to_sign: list[ToSign] | None = None
 
 
 class OperationPage(BaseModel):
@@ -311,7 +326,7 @@ def _account_routes(app: FastAPI, service: "Service", owner: Any, operator: Any)
     @app.post("/v1/meters", response_model=MeterOut, status_code=201, responses=errors(400, 401, 403, 404, 409, 503),
               summary="Add a metering point: its meter key m/1'/i' is derived and its xpub registered with the DataHub service")  # fmt: skip
     def add_meter(body: MeterIn, account: str = Depends(owner)) -> dict[str, Any]:
-        row = service.meters.add(account, body.gsrn)
+        row = service.meters.add(account, body.gsrn, body.meter_xpub)
         return {**row, "index": row["idx"]}
 
     @app.get("/v1/meters", response_model=list[MeterOut], responses=errors(401, 403), summary="Your metering points")
@@ -519,9 +534,15 @@ def _operation_routes(app: FastAPI, service: "Service", owner: Any) -> None:
         return ops.retire_period(account, _time(body.begin, "begin"), _time(body.end, "end"),
                                  _idempotency(idempotency_key))  # fmt: skip
 
+    @app.post("/v1/operations/{op}/signatures", response_model=OperationOut, responses=documented,
+              summary="Self-custody: your signatures for an UNSIGNED operation's transactions, then it goes to the ledger")  # fmt: skip
+    def sign(op: str, body: SignaturesIn, account: str = Depends(owner)) -> dict[str, Any]:
+        return ops.sign(account, op, body.signatures)
+
     @app.get("/v1/operations", response_model=OperationPage, responses=errors(400, 401, 403),
              summary="Your operations not dismissed, with their status and any failure's reason")  # fmt: skip
-    def list_operations(account: str = Depends(owner), status: Literal["PENDING", "COMMITTED", "FAILED"] | None = None,
+    def list_operations(account: str = Depends(owner),
+                        status: Literal["UNSIGNED", "PENDING", "COMMITTED", "FAILED"] | None = None,
                         after: str = "", limit: int = Query(PAGE_DEFAULT, ge=1, le=LIST_LIMIT_MAX)) -> dict[str, Any]:  # fmt: skip
         found = ops.listed(account, status, after, limit + 1)
         return {"operations": found[:limit], "next": found[limit - 1]["id"] if len(found) > limit else None}
@@ -532,7 +553,7 @@ def _operation_routes(app: FastAPI, service: "Service", owner: Any) -> None:
         return ops.get(account, op)
 
     @app.delete("/v1/operations/{op}", status_code=204, responses=errors(401, 403, 404),
-                summary="Dismiss a finished operation from your lists")  # fmt: skip
+                summary="Dismiss a finished operation from your lists (an UNSIGNED one is cancelled)")  # fmt: skip
     def dismiss(op: str, account: str = Depends(owner)) -> None:
         ops.dismiss(account, op)
 

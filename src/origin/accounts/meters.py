@@ -58,7 +58,8 @@ class Meters:
             if not after:
                 return found
 
-    def add(self, account: str, gsrn: str) -> dict[str, Any]:
+    def add(self, account: str, gsrn: str, meter_xpub: str | None = None) -> dict[str, Any]:
+        """Add the meter: a held account's next meter key, or the xpub a self-custody owner gives."""
         try:
             gsrn = gsrn_.validate(gsrn)
         except ValueError as exc:
@@ -69,10 +70,19 @@ class Meters:
         with self.engine.begin() as conn:
             if conn.execute(select(db.meters.c.account).where(db.meters.c.gsrn == gsrn)).first() is not None:
                 raise AccountError(f"meter {gsrn} is added already", 409, "meter_exists")
-            conn.execute(update(db.accounts).where(db.accounts.c.id == account)
-                         .values(next_meter=db.accounts.c.next_meter + 1))  # fmt: skip
-            idx = conn.execute(select(db.accounts.c.next_meter).where(db.accounts.c.id == account)).scalar_one() - 1
-            xpub = wallets.meter_xpub(self.engine, self.kek, account, idx)
+            custody = wallets.get(conn, account).custody
+            if (custody == wallets.SELF) != (meter_xpub is not None):
+                raise AccountError("a self-custody account gives its meter_xpub (m/1'/i'); a held account never does")
+            if meter_xpub is not None:
+                idx, xpub = wallets.meter_index(meter_xpub), meter_xpub
+                if conn.execute(select(db.meters.c.gsrn).where(db.meters.c.account == account, db.meters.c.idx == idx)
+                                ).first() is not None:  # fmt: skip
+                    raise AccountError(f"meter key m/1'/{idx}' is in use by another meter", 409, "meter_exists")
+            else:
+                conn.execute(update(db.accounts).where(db.accounts.c.id == account)
+                             .values(next_meter=db.accounts.c.next_meter + 1))  # fmt: skip
+                idx = conn.execute(select(db.accounts.c.next_meter).where(db.accounts.c.id == account)).scalar_one() - 1
+                xpub = wallets.meter_xpub(self.engine, self.kek, account, idx)
             row = {"account": account, "idx": idx, "gsrn": gsrn, "xpub": xpub, "type": meter["type"],
                    "sector": meter.get("sector"), "added_s": int(time.time())}  # fmt: skip
             conn.execute(insert(db.meters).values(**row))

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bip32 import BIP32
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -28,15 +28,16 @@ from origin.accounts import wallets as wallets_
 from origin.accounts.custody import Kek
 from origin.accounts.inventory import RECEIVE_GAP, Event, Inventory, parse_path, receive_path, watch_receive
 from origin.accounts.ledger import LedgerAlarm, LedgerClient, LedgerUnavailable
+from origin.accounts.signers import HeldSigner, OwnerSigner, Signer, signed, to_sign
 from origin.accounts.wallets import AccountError
 from origin.protocol import addresses, wallet
 from origin.protocol import transactions as tx
 from origin.protocol.canonical import canonical, sha256_hex
 from origin.protocol.limits import BATCH_BYTES_MAX, SQL_PARAMETERS_MAX
-from origin.protocol.wallet import Wallet
 
 log = logging.getLogger("origin.accounts")
-PENDING, COMMITTED, FAILED = "PENDING", "COMMITTED", "FAILED"
+PENDING, COMMITTED, FAILED, UNSIGNED = "PENDING", "COMMITTED", "FAILED", "UNSIGNED"
+OPEN = (PENDING, UNSIGNED)  # not decided yet: its GGOs stay reserved
 PROBES_MAX = 1000  # external receive indices tried before giving up
 PARTS_MAX = 256
 
@@ -107,7 +108,7 @@ class Operations:
         """One GGO into transfers and retirements, the rest back to the owner: one batch."""
         request = request or {"ggo": ggo, "legs": [_leg_json(leg) for leg in legs]}
 
-        def plan(conn: Connection, w: Wallet, now_s: int) -> _Plan:
+        def plan(conn: Connection, w: Signer, now_s: int) -> _Plan:
             p = _Plan()
             self._compose_unit(conn, w, account, ggo, legs, now_s, p)
             return p
@@ -140,7 +141,7 @@ class Operations:
             raise refuse("invalid_amount", "amount_wh must be at least 1")
         request = {"to": _receiver_json(to), "amount_wh": amount_wh, "begin_s": begin_s, "end_s": end_s}
 
-        def plan(conn: Connection, w: Wallet, now_s: int) -> _Plan:
+        def plan(conn: Connection, w: Signer, now_s: int) -> _Plan:
             p = _Plan()
             for _, rows in self._available_by_period(conn, account, begin_s, end_s, now_s):
                 wanted = amount_wh
@@ -160,7 +161,7 @@ class Operations:
         period, as far as each consumption measurement has room."""
         request = {"begin_s": begin_s, "end_s": end_s}
 
-        def plan(conn: Connection, w: Wallet, now_s: int) -> _Plan:
+        def plan(conn: Connection, w: Signer, now_s: int) -> _Plan:
             p = _Plan()
             m = db.measurements.c
             rooms: dict[tuple[int, int, str], list[list[Any]]] = {}
@@ -212,11 +213,11 @@ class Operations:
     def _pending_retirements(self, conn: Connection, measurement: str) -> int:
         """Wh that operations still pending will retire against `measurement`."""
         total = 0
-        for (effects,) in conn.execute(select(db.operations.c.effects).where(db.operations.c.status == PENDING)):
+        for (effects,) in conn.execute(select(db.operations.c.effects).where(db.operations.c.status.in_(OPEN))):
             total += json.loads(effects or "{}").get("retire", {}).get(measurement, 0)
         return total
 
-    def _compose_unit(self, conn: Connection, w: Wallet, account: str, ggo: str, legs: list[Leg], now_s: int,
+    def _compose_unit(self, conn: Connection, w: Signer, account: str, ggo: str, legs: list[Leg], now_s: int,
                       plan: _Plan) -> None:  # fmt: skip
         config = self.ledger.config()
         row = _available(conn, account, ggo, now_s, config.ggo_lifetime_s)
@@ -228,30 +229,31 @@ class Operations:
         if total > row["amount_wh"]:
             raise refuse("invalid_amount", f"the parts add up to {total} Wh; the GGO holds {row['amount_wh']} Wh")
         settlements = [self._settlement_for(conn, account, row, leg) if leg.to is None else None for leg in legs]
-        ggo_key = w.private_key(parse_path(row["key_path"]))
+        ggo_key = parse_path(row["key_path"])
         plan.reserved.append(ggo)
         unit: list[dict[str, Any]] = []
         if len(legs) == 1 and total == row["amount_wh"]:
             leg, settled = legs[0], settlements[0]
             if settled is None:
                 to = self._address_for(conn, account, leg.to, plan, row)
-                unit.append(tx.transfer_ggo(config.ledger, ggo_key, ggo=ggo, to=to))
+                unit.append(w.transaction("transfer_ggo", ggo_key, {"ggo": ggo, "to": to}))
             else:
                 unit += self._retirement(w, ggo_key, ggo, settled)
             plan.units.append(unit)
             return
         parts: list[tuple[str, int]] = []
-        retiring: list[tuple[str, bytes, dict[str, Any]]] = []
+        retiring: list[tuple[str, list[int], dict[str, Any]]] = []
         for leg, settled in zip(legs, settlements, strict=True):
             if settled is None:
                 parts.append((self._address_for(conn, account, leg.to, plan, row), leg.amount_wh))
             else:
                 n, address = self._own_address(conn, account)
                 parts.append((address, leg.amount_wh))
-                retiring.append((address, w.private_key(parse_path(receive_path(n))), settled))
+                retiring.append((address, parse_path(receive_path(n)), settled))
         if total < row["amount_wh"]:
             parts.append((self._own_address(conn, account)[1], row["amount_wh"] - total))
-        unit.append(tx.split_ggo(config.ledger, ggo_key, ggo=ggo, parts=parts))
+        unit.append(w.transaction("split_ggo", ggo_key, {"ggo": ggo, "parts": [{"address": a, "amount": n}
+                                                                               for a, n in parts]}))  # fmt: skip
         for address, key, settled in retiring:
             unit += self._retirement(w, key, address, settled)
         plan.units.append(unit)
@@ -286,12 +288,11 @@ class Operations:
         return {"measurement": m["address"], "key": parse_path(f"1'/{m['meter']}'/{wallet.minute_index(m['begin_s'])}"),
                 "amount_wh": leg.amount_wh}  # fmt: skip
 
-    def _retirement(self, w: Wallet, ggo_key: bytes, ggo: str, settled: dict[str, Any]) -> list[dict[str, Any]]:
-        ledger = self.ledger.config().ledger
+    def _retirement(self, w: Signer, ggo_key: list[int], ggo: str, settled: dict[str, Any]) -> list[dict[str, Any]]:
         settlement = addresses.in_namespace(addresses.SETTLEMENT, settled["measurement"])
-        return [tx.retire_ggo(ledger, ggo_key, ggo=ggo, settlement=settlement),
-                tx.update_settlement(ledger, w.private_key(settled["key"]), settlement=settlement,
-                                     measurement=settled["measurement"], ggos=[ggo])]  # fmt: skip
+        return [w.transaction("retire_ggo", ggo_key, {"ggo": ggo, "settlement": settlement}),
+                w.transaction("update_settlement", settled["key"], {"settlement": settlement,
+                                                                     "measurement": settled["measurement"], "ggos": [ggo]})]  # fmt: skip
 
     def _own_address(self, conn: Connection, account: str) -> tuple[int, str]:
         """A fresh receive address m/0'/n of the account's, never handed out before."""
@@ -338,13 +339,14 @@ class Operations:
     # -- running --------------------------------------------------------------------------------
 
     def _run(self, account: str, kind: str, request: dict[str, Any], idempotency_key: str | None,
-             plan: Callable[[Connection, Wallet, int], _Plan]) -> dict[str, Any]:  # fmt: skip
+             plan: Callable[[Connection, Signer, int], _Plan]) -> dict[str, Any]:  # fmt: skip
         request_hash = sha256_hex(canonical({"kind": kind, "request": request}))
         if idempotency_key is not None:
             found = self._by_key(account, idempotency_key, request_hash)
             if found is not None:
                 return found
-        w = wallets_.wallet(self.engine, self.kek, account)
+        signer = self._signer(account)
+        held = isinstance(signer, HeldSigner)
         now_s = int(self.clock())
         op = "op_" + secrets.token_hex(10)
         try:
@@ -352,16 +354,17 @@ class Operations:
                 # The operation's row is written first: it takes the write lock of the database,
                 # so the reads that choose GGOs below see every earlier reservation.
                 conn.execute(insert(db.operations).values(
-                    id=op, account=account, kind=kind, status=PENDING, request=json.dumps(request, sort_keys=True),
-                    request_hash=request_hash, idempotency_key=idempotency_key, created_s=now_s, updated_s=now_s))  # fmt: skip
-                p = plan(conn, w, now_s)
+                    id=op, account=account, kind=kind, status=PENDING if held else UNSIGNED,
+                    request=json.dumps(request, sort_keys=True), request_hash=request_hash,
+                    idempotency_key=idempotency_key, created_s=now_s, updated_s=now_s))  # fmt: skip
+                p = plan(conn, signer, now_s)
                 if not p.units:
                     raise refuse("nothing_to_do", "no GGOs match: nothing was done")
                 self._reserve(conn, account, op, p.reserved)
-                batches = _pack(p.units)
-                conn.execute(insert(db.operation_batches), [
-                    {"id": sha256_hex(body), "operation": op, "n": n, "body": body, "status": PENDING}
-                    for n, body in enumerate(batches)])  # fmt: skip
+                batches = [[t for i in group for t in p.units[i]] for group in _groups(p.units)]
+                conn.execute(
+                    insert(db.operation_batches), [_batch_row(op, n, txs, held) for n, txs in enumerate(batches)]
+                )
                 effects = {"notify": p.notify, "retire": _retiring(p.units, self._amounts(conn, p.reserved))}
                 conn.execute(update(db.operations).where(db.operations.c.id == op).values(effects=json.dumps(effects)))
         except IntegrityError:
@@ -370,6 +373,54 @@ class Operations:
                 if found is not None:
                     return found
             raise
+        if not held:
+            return self.get(account, op)
+        self.drive(op)
+        return self.get(account, op)
+
+    def _signer(self, account: str) -> Signer:
+        ledger = self.ledger.config().ledger
+        with self.engine.connect() as conn:
+            found = wallets_.get(conn, account)
+            meters = {r.idx: r.xpub for r in conn.execute(select(db.meters.c.idx, db.meters.c.xpub)
+                                                          .where(db.meters.c.account == account))}  # fmt: skip
+        if found.custody == wallets_.HELD:
+            return HeldSigner(ledger, wallets_.wallet(self.engine, self.kek, account))
+        return OwnerSigner(ledger, meters, found.receive_xpub)
+
+    def sign(self, account: str, op: str, signatures: list[str]) -> dict[str, Any]:
+        """The owner's signatures for a self-custody operation's transactions, in the order
+        `to_sign` lists them: checked, then the batches go to the ledger."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(db.operations.c.status).where(db.operations.c.id == op,
+                                                                    db.operations.c.account == account)).first()  # fmt: skip
+            if row is None:
+                raise refuse("not_found", f"no operation {op}", 404)
+            if row.status != UNSIGNED:
+                raise refuse("not_unsigned", f"operation {op} is {row.status}: it waits for no signature", 409)
+            prepared = [json.loads(b.body) for b in conn.execute(
+                select(db.operation_batches.c.body).where(db.operation_batches.c.operation == op)
+                .order_by(db.operation_batches.c.n))]  # fmt: skip
+        count = sum(len(b) for b in prepared)
+        if len(signatures) != count:
+            raise refuse("invalid_signatures", f"operation {op} needs {count} signatures, in to_sign's order; "
+                                               f"{len(signatures)} were given", 400)  # fmt: skip
+        batches, given = [], iter(signatures)
+        for txs in prepared:
+            done = []
+            for t in txs:
+                s = signed(t, next(given))
+                if s is None:
+                    raise refuse("bad_signature", f"the signature for {t['path']} ({t['type']}) does not verify "
+                                                  "over its digest with its public key")  # fmt: skip
+                done.append(s)
+            batches.append(done)
+        with self.engine.begin() as conn:
+            if conn.execute(update(db.operations).where(db.operations.c.id == op, db.operations.c.status == UNSIGNED)
+                            .values(status=PENDING, updated_s=int(self.clock()))).rowcount != 1:  # fmt: skip
+                raise refuse("not_unsigned", f"operation {op} was signed or cancelled meanwhile", 409)
+            conn.execute(delete(db.operation_batches).where(db.operation_batches.c.operation == op))
+            conn.execute(insert(db.operation_batches), [_batch_row(op, n, txs, True) for n, txs in enumerate(batches)])
         self.drive(op)
         return self.get(account, op)
 
@@ -487,10 +538,12 @@ class Operations:
                                                            db.operations.c.dismissed.is_(False))).mappings().first()  # fmt: skip
             if row is None:
                 raise refuse("not_found", f"no operation {op}", 404)
-            batches = conn.execute(select(db.operation_batches.c.id, db.operation_batches.c.status,
-                                          db.operation_batches.c.seq).where(db.operation_batches.c.operation == op)
+            batches = conn.execute(select(db.operation_batches).where(db.operation_batches.c.operation == op)
                                    .order_by(db.operation_batches.c.n)).mappings().fetchall()  # fmt: skip
-        return _public(row, [dict(b) for b in batches])
+        found = _public(row, [{k: b[k] for k in ("id", "status", "seq")} for b in batches])
+        if row["status"] == UNSIGNED:
+            found["to_sign"] = [to_sign(t) for b in batches for t in json.loads(b["body"])]
+        return found
 
     def listed(self, account: str, status: str | None, after: str, limit: int) -> list[dict[str, Any]]:
         query = select(db.operations).where(db.operations.c.account == account, db.operations.c.dismissed.is_(False),
@@ -502,8 +555,16 @@ class Operations:
         return [_public(r, None) for r in rows]
 
     def dismiss(self, account: str, op: str) -> None:
-        """The owner has seen a finished operation: it leaves the lists (its effect stays)."""
+        """The owner has seen a finished operation: it leaves the lists (its effect stays). An
+        operation still waiting for the owner's signatures is cancelled, and its GGOs released."""
         with self.engine.begin() as conn:
+            cancelled = conn.execute(update(db.operations).where(
+                db.operations.c.id == op, db.operations.c.account == account, db.operations.c.status == UNSIGNED,
+            ).values(status=FAILED, error_code="cancelled", error_message="cancelled by the owner before signing",
+                     dismissed=True, updated_s=int(self.clock()))).rowcount  # fmt: skip
+            if cancelled:
+                conn.execute(update(db.ggos).where(db.ggos.c.operation == op).values(operation=None))
+                return
             done = conn.execute(update(db.operations).where(and_(
                 db.operations.c.id == op, db.operations.c.account == account,
                 db.operations.c.status != PENDING)).values(dismissed=True)).rowcount  # fmt: skip
@@ -520,19 +581,31 @@ def _public(row: Any, batches: list[dict[str, Any]] | None) -> dict[str, Any]:
     return out
 
 
-def _pack(units: list[list[dict[str, Any]]]) -> list[bytes]:
-    """The units in batches of PROTOCOL.md's size; a unit is never cut."""
-    packer, bodies = tx.BatchPacker(), []
-    for unit in units:
-        if not packer.add(unit):
-            bodies.append(packer.body())
-            packer = tx.BatchPacker()
-            packer.add(unit)
+def _groups(units: list[list[dict[str, Any]]]) -> list[list[int]]:
+    """The units (by index) in batches of PROTOCOL.md's size, a unit never cut; sized as signed
+    (a prepared transaction's signature is still to come: 128 hex characters)."""
+    packer, groups, group = tx.BatchPacker(), [], list[int]()
+    for i, unit in enumerate(units):
+        sized = [{k: v for k, v in t.items() if k != "path"} | {"signature": "0" * 128} for t in unit]
+        if not packer.add(sized):
+            groups.append(group)
+            packer, group = tx.BatchPacker(), []
+            packer.add(sized)
+        group.append(i)
         if packer.size > BATCH_BYTES_MAX:
             raise refuse("invalid_batch", f"one GGO's transactions are over a batch's {BATCH_BYTES_MAX} bytes: "
                                           "use fewer parts")  # fmt: skip
-    bodies.append(packer.body())
-    return bodies
+    groups.append(group)
+    return groups
+
+
+def _batch_row(op: str, n: int, txs: list[dict[str, Any]], signed_: bool) -> dict[str, Any]:
+    """A batch as the database keeps it: signed, by its ledger id and exact bytes; prepared for
+    the owner to sign, as its transactions' JSON under a stand-in id."""
+    if signed_:
+        body = canonical(tx.batch(*txs))
+        return {"id": sha256_hex(body), "operation": op, "n": n, "body": body, "status": PENDING}
+    return {"id": f"unsigned-{op}-{n}", "operation": op, "n": n, "body": json.dumps(txs).encode(), "status": UNSIGNED}
 
 
 def _retiring(units: list[list[dict[str, Any]]], amounts: dict[str, int]) -> dict[str, int]:

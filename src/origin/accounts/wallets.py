@@ -91,6 +91,14 @@ def wallet(engine: Engine, kek: Kek, account: str) -> Wallet:
     return Wallet.from_seed(custody.open_seed(kek, sealed, account))
 
 
+def meter_index(xpub: str) -> int:
+    """i of a meter key m/1'/i' a self-custody owner gives (depth 2, hardened)."""
+    node = BIP32.from_xpub(_check_xpub(xpub, 2, "meter_xpub (of m/1'/i')"))
+    if node.index < 2**31:
+        raise AccountError("meter_xpub must be of m/1'/i': a hardened index")
+    return int(node.index) - 2**31
+
+
 def meter_xpub(engine: Engine, kek: Kek, account: str, meter: int) -> str:
     return wallet(engine, kek, account).meter_xpub(meter)
 

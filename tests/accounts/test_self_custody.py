@@ -1,0 +1,65 @@
+"""Self-custody: the account holds only xpubs; the service prepares each transaction, the owner
+signs its digest with their own key (here as the worked example in docs/accounts.md does)."""
+
+from accounts_world import FLEET
+
+from origin.protocol import keys
+from origin.protocol.wallet import Wallet
+
+
+def private_key(wallet: Wallet, path: str) -> bytes:
+    """The key at a path such as m/1'/0'/29348160, from the owner's own wallet."""
+    steps = [int(p[:-1]) + 2**31 if p.endswith("'") else int(p) for p in path.split("/")[1:]]
+    return wallet.private_key(steps)
+
+
+def self_custody_producer(world):
+    wallet = Wallet.generate()
+    r = world.api.post("/v1/accounts", json={"name": "Own keys Ltd", "master_xpub": wallet.xpub,
+                                             "receive_xpub": wallet.receive_xpub()},
+                       headers=world.as_(world.operator))  # fmt: skip
+    assert r.status_code == 201, r.text
+    account = r.json()
+    assert account["custody"] == "self"
+    token = world.hub_tokens.add("customer-0", "owner", "", 0)
+    world.api.put("/v1/account/datahub-token", json={"token": token}, headers=world.as_(account["token"]))
+    mine = [m for m in FLEET if m.owner == "customer-0"]
+    refused = world.post(account, "/v1/meters", {"gsrn": mine[0].gsrn})
+    assert refused.status_code == 422 and "meter_xpub" in refused.json()["error"]["message"]
+    for i, m in enumerate(mine):
+        r = world.post(account, "/v1/meters", {"gsrn": m.gsrn, "meter_xpub": wallet.meter_xpub(i)})
+        assert r.status_code == 201, r.text
+    return wallet, account
+
+
+def test_the_owner_signs_what_the_service_prepares(world):
+    wallet, producer = self_custody_producer(world)
+    consumer = world.open_account("Household Co", "customer-2")
+    world.import_and_follow()
+    ggo = next(g for g in world.get(producer, "/v1/ggos", state="available")["ggos"] if g["amount_wh"] > 5)
+    op = world.post(producer, "/v1/transfers", {"ggo": ggo["address"], "to": {"account": consumer["id"]},
+                                                "amount_wh": 5}).json()  # fmt: skip
+    assert op["status"] == "UNSIGNED" and [t["document"]["type"] for t in op["to_sign"]] == ["split_ggo"]
+    assert world.get(producer, f"/v1/ggos/{ggo['address']}")["state"] == "reserved"
+    signatures = [keys.sign(private_key(wallet, t["path"]), bytes.fromhex(t["digest"])).hex() for t in op["to_sign"]]
+    bad = world.post(producer, f"/v1/operations/{op['id']}/signatures", {"signatures": ["00" * 64]})
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "bad_signature"
+    short = world.post(producer, f"/v1/operations/{op['id']}/signatures", {"signatures": []})
+    assert short.status_code == 400
+    done = world.post(producer, f"/v1/operations/{op['id']}/signatures", {"signatures": signatures})
+    assert done.status_code == 200 and done.json()["status"] == "COMMITTED", done.text
+    assert [g["amount_wh"] for g in world.get(consumer, "/v1/ggos")["ggos"]] == [5]
+    change = [g for g in world.get(producer, "/v1/ggos", state="available")["ggos"] if g["source"] == "change"]
+    assert [g["amount_wh"] for g in change] == [ggo["amount_wh"] - 5]
+    again = world.post(producer, f"/v1/operations/{op['id']}/signatures", {"signatures": signatures})
+    assert again.status_code == 409
+
+
+def test_an_unsigned_operation_can_be_cancelled(world):
+    _, producer = self_custody_producer(world)
+    world.import_and_follow()
+    ggo = world.get(producer, "/v1/ggos", state="available")["ggos"][0]
+    op = world.post(producer, "/v1/splits", {"ggo": ggo["address"], "amounts_wh": [1, ggo["amount_wh"] - 1]}).json()
+    assert op["status"] == "UNSIGNED"
+    assert world.api.delete(f"/v1/operations/{op['id']}", headers=world.as_(producer["token"])).status_code == 204
+    assert world.get(producer, f"/v1/ggos/{ggo['address']}")["state"] == "available"
