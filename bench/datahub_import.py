@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from harness.soak import NodeProcess, free_port
+from harness.trading import pack
 from origin.client import http
 from origin.datahub import meters, service, synthetic
 from origin.datahub.importer import IN_FLIGHT
@@ -28,7 +29,6 @@ from origin.protocol import transactions as tx
 from origin.protocol.canonical import canonical
 from origin.protocol.times import format_time
 from origin.protocol.wallet import Wallet
-from origin.trading import pack
 
 LEDGER = "bench.origin/dk"
 DAY_S = 86400

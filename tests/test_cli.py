@@ -175,6 +175,12 @@ def test_the_demo_runs_and_an_interrupted_first_run_begins_again(tmp_path):
             with urllib.request.urlopen(request) as r:
                 meters = json.loads(r.read())["meters"]
             assert meters and all(m["waiting_for"] == [] for m in meters), round_
+            consumer = json.loads((data / "demo-keys.json").read_text())["account_api_tokens"]["customer-2"]
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/accounts/v1/measurements?type=CONSUMPTION",
+                                             headers={"Authorization": f"Bearer {consumer}"})  # fmt: skip
+            with urllib.request.urlopen(request) as r:
+                consumption = json.loads(r.read())["measurements"]
+            assert sum(m["retired_wh"] for m in consumption) > 0, round_  # the day's trades went through
             busy = subprocess.run([*origin, "demo", "--data", str(data), "--port", str(port)], capture_output=True,
                                   text=True, timeout=60, check=False)  # fmt: skip
             assert busy.returncode == 2 and "in use" in busy.stderr and "API on" not in busy.stderr

@@ -1,6 +1,6 @@
 """A realistic stream of batches for the benchmarks: the issuing body publishes an hour of
 every synthetic meter (the fake DataHub's profiles: solar, wind, offshore, households, a
-factory) and issues GGOs; then the GGOs change hands as `origin.trading` has them."""
+factory) and issues GGOs; then the GGOs change hands as `harness.trading` has them."""
 
 import random
 import time
@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 
 from bip32 import BIP32
 
+from harness.trading import Consumption, Issued, pack, trades
 from origin.datahub import gsrn, synthetic
 from origin.protocol import addresses, wallet
 from origin.protocol import transactions as tx
 from origin.protocol.addresses import GGO
 from origin.protocol.keys import public_key
 from origin.protocol.times import format_time
-from origin.trading import Consumption, Issued, pack, trades
 
 HOUR_S = 3600
 DAY_S = 86400

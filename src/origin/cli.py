@@ -111,8 +111,9 @@ def serve(store, signer, host: str, port: int, demo_data: Path | None = None) ->
     """The ledger node and its API; with a demo folder, the whole demo platform."""
     import threading
 
+    from origin.accounts.service import Service as AccountService
     from origin.datahub.service import Service
-    from origin.demo import DATAHUB, onboard, platform_app, trade_once
+    from origin.demo import ACCOUNTS, DATAHUB, onboard, platform_app, trade_once
     from origin.ledger.api import create_app
     from origin.ledger.node import Node
     from origin.server import PortInUse, check_port, make_server
@@ -125,32 +126,34 @@ def serve(store, signer, host: str, port: int, demo_data: Path | None = None) ->
         store.close()
         fail(str(exc))
     node = Node(store, signer, verify_processes=True)
-    datahub_service = None if demo_data is None else Service(demo_data / DATAHUB)
-    app = create_app(node) if datahub_service is None else platform_app(node, datahub_service)
+    services = None if demo_data is None else (Service(demo_data / DATAHUB), AccountService(demo_data / ACCOUNTS))
+    app = create_app(node) if services is None else platform_app(node, *services)
     server = make_server(app, host, port)
     node.start()
 
-    def start_demo_when_up(datahub_service: Service, demo_data: Path) -> None:
+    def start_demo_when_up(datahub_service: Service, accounts_service: AccountService, demo_data: Path) -> None:
         while not server.started and not server.should_exit:
             time.sleep(0.1)
         try:
-            onboard(demo_data, datahub_service)
+            onboard(datahub_service, accounts_service)
             datahub_service.import_recent(int(time.time()))
-            trade_once(demo_data, node, int(time.time()))
+            trade_once(demo_data, accounts_service, int(time.time()))
         except Exception:  # the platform still serves; the scheduled import tries again
             logging.getLogger("origin.demo").exception("the demo's first import or trades failed")
         datahub_service.start()
+        accounts_service.start()
 
-    if datahub_service is not None and demo_data is not None:
-        threading.Thread(target=start_demo_when_up, args=(datahub_service, demo_data), daemon=True).start()
+    if services is not None and demo_data is not None:
+        threading.Thread(target=start_demo_when_up, args=(*services, demo_data), daemon=True).start()
         click.echo(f"DataHub service on http://{host}:{port}/datahub/docs (it imports the fake DataHub at "
-                   f"/fake-datahub every few minutes)", err=True)  # fmt: skip
+                   f"/fake-datahub every few minutes); account service on http://{host}:{port}/accounts/docs "
+                   f"(API tokens in {demo_data / 'demo-keys.json'})", err=True)  # fmt: skip
     try:
         click.echo(f"ledger {node.ledger}: {node.frontier.size} entries; API on http://{host}:{port}/docs", err=True)
         run_server(server)
     finally:
-        if datahub_service is not None:
-            datahub_service.stop()
+        for svc in services or ():
+            svc.stop()
         node.stop()
         store.close()
 

@@ -1,15 +1,19 @@
 """What every service's own database shares: an engine for SQLite (WAL, full sync, foreign
 keys, a busy timeout) or PostgreSQL from one URL, and Alembic migrations run in one transaction."""
 
+import contextlib
 import logging
 import sqlite3
+import threading
+import weakref
+from collections.abc import Iterator
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, event, inspect
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 
 def engine_for(url: str) -> Engine:
@@ -45,3 +49,22 @@ def migrate(engine: Engine, migrations: Path, legacy: tuple[str, str] | None = N
         revision = MigrationContext.configure(connection).get_current_revision()
     assert revision is not None, "the migrations ran"
     return revision
+
+
+_WRITERS: "weakref.WeakKeyDictionary[Engine, threading.RLock]" = weakref.WeakKeyDictionary()
+_WRITERS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def writes(engine: Engine) -> Iterator[Connection]:
+    """A write transaction. SQLite has one writer at a time and makes the others wait in sleeps
+    of up to 100 ms: the writers of this process queue on a lock instead, so none waits longer
+    than the writes ahead of it. PostgreSQL's writers run side by side."""
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as conn:
+            yield conn
+        return
+    with _WRITERS_LOCK:
+        lock = _WRITERS.setdefault(engine, threading.RLock())
+    with lock, engine.begin() as conn:
+        yield conn

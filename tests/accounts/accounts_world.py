@@ -30,6 +30,7 @@ class Router:
         self.apps: dict[str, tuple[TestClient, threading.Lock]] = {}
         self.down: set[str] = set()
         self.kill_after_post: set[str] = set()
+        self.tamper = None  # (path, body) -> body: what a lying server would answer
 
     def mount(self, host: str, app) -> None:
         self.apps[host] = (TestClient(app), threading.Lock())
@@ -44,6 +45,8 @@ class Router:
             r = client.request(method, path, content=body, headers=headers or {"Content-Type": "application/json"})
         if method == "POST" and parts.netloc in self.kill_after_post:
             raise Kill()
+        if self.tamper is not None:
+            return r.status_code, self.tamper(path, r.content)
         return r.status_code, r.content
 
 

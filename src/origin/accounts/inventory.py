@@ -23,9 +23,10 @@ from bip32 import BIP32
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
+from origin import database
 from origin.accounts import db
 from origin.accounts.ledger import LedgerAlarm, LedgerClient
-from origin.protocol import addresses, merkle, wallet
+from origin.protocol import addresses, merkle, note, wallet
 from origin.protocol.canonical import canonical, parse
 from origin.protocol.limits import SQL_PARAMETERS_MAX
 from origin.protocol.times import parse_time
@@ -112,19 +113,24 @@ class Inventory:
     def follow(self, until: int | None = None, progress: Callable[[int, int], None] = lambda done, total: None) -> int:
         """Apply the log's new entries to the inventory, up to the signed checkpoint (or at least
         to `until` entries, when the caller knows of a newer one); the size followed."""
+        if until is not None and self.size() >= until:
+            return self.size()
         with self._lock:
+            if until is not None and self.size() >= until:  # another follow took it there meanwhile
+                return self.size()
             checkpoint = self.ledger.checkpoint()
             size, frontier = self._position()
             if checkpoint.size < size:
                 raise LedgerAlarm(f"the log shrank from {size} to {checkpoint.size} entries")
             target = checkpoint.size
+            if size == target and size and frontier.root() != checkpoint.root:
+                raise LedgerAlarm(f"two different trees of size {size}: the ledger forked its log")
             while size < target:
                 entries = self.ledger.entries(size, target)
                 for entry in entries:
                     frontier.append(entry)
-                if frontier.size == target and frontier.root() != checkpoint.root:
-                    raise LedgerAlarm(f"the entries up to {target} do not hash to the signed checkpoint's root")
-                with self.engine.begin() as conn:
+                self._check(frontier, checkpoint)
+                with database.writes(self.engine) as conn:
                     self._apply(conn, size, entries)
                     conn.execute(update(db.follower).where(db.follower.c.id == 1).values(
                         size=frontier.size, edge=json.dumps([[lv, h.hex()] for lv, h in frontier.edge])))  # fmt: skip
@@ -134,8 +140,19 @@ class Inventory:
                 raise LedgerAlarm(f"the ledger's checkpoint has {size} entries; entry {until - 1} was promised")
             return size
 
+    def _check(self, frontier: merkle.Frontier, checkpoint: note.Checkpoint) -> None:
+        """The entries read so far are the signed tree, or a prefix of it (RFC 9162's
+        consistency proof): else nothing of them is applied."""
+        if frontier.size == checkpoint.size:
+            if frontier.root() != checkpoint.root:
+                raise LedgerAlarm(f"the entries up to {frontier.size} do not hash to the signed checkpoint's root")
+            return
+        proof = self.ledger.consistency(frontier.size, checkpoint.size)
+        if not merkle.verify_consistency(frontier.size, checkpoint.size, frontier.root(), checkpoint.root, proof):
+            raise LedgerAlarm(f"the entries up to {frontier.size} are not a prefix of the signed checkpoint's tree")
+
     def _position(self) -> tuple[int, merkle.Frontier]:
-        with self.engine.begin() as conn:
+        with database.writes(self.engine) as conn:
             row = conn.execute(select(db.follower).where(db.follower.c.id == 1)).mappings().first()
             if row is None:
                 conn.execute(insert(db.follower).values(id=1, size=0, edge="[]"))

@@ -2,6 +2,7 @@
 exactly as any third party would. Entries are read a tile at a time (C2SP tlog-tiles entry
 bundles), and every checkpoint's signature is checked against the genesis' log key."""
 
+import base64
 import json
 from collections.abc import Callable
 from typing import Any
@@ -11,6 +12,7 @@ from origin.protocol import note
 from origin.protocol.canonical import parse
 from origin.protocol.genesis import Config, parse_genesis
 
+FEW_ENTRIES = 8  # fewer new entries than this are read one by one, not as their tile's bundle
 Fetch = Callable[..., tuple[int, bytes]]  # (method, url, body=None) -> (status, body)
 
 
@@ -82,8 +84,19 @@ class LedgerClient:
             raise LedgerAlarm(f"the checkpoint is of log {checkpoint.origin!r}, not {config.ledger!r}")
         return checkpoint
 
+    def consistency(self, old: int, new: int) -> list[bytes]:
+        """The RFC 9162 consistency proof between two sizes of the log."""
+        answer = self._get(f"/v1/proofs/consistency?from={old}&to={new}")[1]
+        try:
+            return [base64.b64decode(h, validate=True) for h in json.loads(answer)["hashes"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise LedgerAlarm(f"the ledger's consistency proof is not {{'hashes': [base64, ...]}}: {exc!r}") from None
+
     def entries(self, start: int, size: int) -> list[bytes]:
-        """The entries from `start` to the end of its tile, at most up to `size`."""
+        """The entries from `start` to the end of its tile, at most up to `size`: one entry
+        bundle, or, for a few new entries, those alone."""
+        if size - start <= FEW_ENTRIES:
+            return [self._get(f"/v1/entries/{seq}")[1] for seq in range(start, size)]
         tile = start // TILE_WIDTH
         width = min(TILE_WIDTH, size - tile * TILE_WIDTH)
         bundle = self._get("/" + tile_path("entries", tile, width))[1]

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Engine
 
+from origin import database
 from origin.accounts import db, wallets
 from origin.accounts.custody import Kek
 from origin.accounts.inventory import Inventory
@@ -67,7 +68,7 @@ class Meters:
         status, meter = self._datahub(account, "GET", f"/v1/meters/{gsrn}")
         if status != 200:
             raise _datahub_refusal(status, meter)
-        with self.engine.begin() as conn:
+        with database.writes(self.engine) as conn:
             if conn.execute(select(db.meters.c.account).where(db.meters.c.gsrn == gsrn)).first() is not None:
                 raise AccountError(f"meter {gsrn} is added already", 409, "meter_exists")
             custody = wallets.get(conn, account).custody
@@ -88,7 +89,7 @@ class Meters:
             conn.execute(insert(db.meters).values(**row))
         status, answer = self._datahub(account, "PUT", f"/v1/meters/{gsrn}/xpub", {"meter_xpub": xpub})
         if status != 200:
-            with self.engine.begin() as conn:
+            with database.writes(self.engine) as conn:
                 conn.execute(delete(db.meters).where(db.meters.c.gsrn == gsrn))
             raise _datahub_refusal(status, answer)
         self.inventory.forget_meters()

@@ -23,6 +23,7 @@ from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from origin import database
 from origin.accounts import db
 from origin.accounts import wallets as wallets_
 from origin.accounts.custody import Kek
@@ -34,6 +35,7 @@ from origin.protocol import addresses, wallet
 from origin.protocol import transactions as tx
 from origin.protocol.canonical import canonical, sha256_hex
 from origin.protocol.limits import BATCH_BYTES_MAX, SQL_PARAMETERS_MAX
+from origin.protocol.times import format_time
 
 log = logging.getLogger("origin.accounts")
 PENDING, COMMITTED, FAILED, UNSIGNED = "PENDING", "COMMITTED", "FAILED", "UNSIGNED"
@@ -139,7 +141,8 @@ class Operations:
         (as much as it holds, where it holds less), choosing the GGOs."""
         if amount_wh < 1:
             raise refuse("invalid_amount", "amount_wh must be at least 1")
-        request = {"to": _receiver_json(to), "amount_wh": amount_wh, "begin_s": begin_s, "end_s": end_s}
+        request = {"to": _receiver_json(to), "amount_wh": amount_wh, "begin": format_time(begin_s),
+                   "end": format_time(end_s)}  # fmt: skip
 
         def plan(conn: Connection, w: Signer, now_s: int) -> _Plan:
             p = _Plan()
@@ -159,7 +162,7 @@ class Operations:
                       idempotency_key: str | None = None) -> dict[str, Any]:  # fmt: skip
         """Retire what the account holds against its consumption of [begin, end), period by
         period, as far as each consumption measurement has room."""
-        request = {"begin_s": begin_s, "end_s": end_s}
+        request = {"begin": format_time(begin_s), "end": format_time(end_s)}
 
         def plan(conn: Connection, w: Signer, now_s: int) -> _Plan:
             p = _Plan()
@@ -350,7 +353,7 @@ class Operations:
         now_s = int(self.clock())
         op = "op_" + secrets.token_hex(10)
         try:
-            with self.engine.begin() as conn:
+            with database.writes(self.engine) as conn:
                 # The operation's row is written first: it takes the write lock of the database,
                 # so the reads that choose GGOs below see every earlier reservation.
                 conn.execute(insert(db.operations).values(
@@ -415,7 +418,7 @@ class Operations:
                                                   "over its digest with its public key")  # fmt: skip
                 done.append(s)
             batches.append(done)
-        with self.engine.begin() as conn:
+        with database.writes(self.engine) as conn:
             if conn.execute(update(db.operations).where(db.operations.c.id == op, db.operations.c.status == UNSIGNED)
                             .values(status=PENDING, updated_s=int(self.clock()))).rowcount != 1:  # fmt: skip
                 raise refuse("not_unsigned", f"operation {op} was signed or cancelled meanwhile", 409)
@@ -471,22 +474,23 @@ class Operations:
             except LedgerUnavailable as exc:
                 log.warning("operation %s waits for the ledger: %s", op, exc)
                 return
-            if outcome["status"] == COMMITTED:
-                seq = max(seq, outcome["seq"])
-                with self.engine.begin() as conn:
-                    conn.execute(update(db.operation_batches).where(db.operation_batches.c.id == b["id"])
-                                 .values(status=COMMITTED, seq=outcome["seq"]))  # fmt: skip
-            elif outcome["status"] == "INVALID":
+            if outcome["status"] == "INVALID":
                 self._fail(op, b["n"], len(batches), outcome["error"])
                 return
-            else:  # PENDING: the ledger has it queued; ask again later
+            if outcome["status"] != COMMITTED:  # PENDING: the ledger has it queued; ask again later
                 return
-        try:
+            seq, tell = max(seq, outcome["seq"]), []
+            with database.writes(self.engine) as conn:
+                conn.execute(update(db.operation_batches).where(db.operation_batches.c.id == b["id"])
+                             .values(status=COMMITTED, seq=outcome["seq"]))  # fmt: skip
+                if b["n"] == len(batches) - 1:
+                    tell = self._complete(conn, op)
+            for url, payload in tell:  # after the commit: a receiver finds the GGO on the ledger anyway
+                self._notify(url, payload)
+        try:  # the inventory shows it now (the follower would, in a moment); one follow serves many
             self.inventory.follow(until=seq + 1)
         except (LedgerUnavailable, LedgerAlarm) as exc:
-            log.warning("operation %s committed; the inventory waits: %s", op, exc)
-            return
-        self._complete(op)
+            log.warning("operation %s committed; the inventory follows when the ledger answers: %s", op, exc)
 
     def _fail(self, op: str, n: int, count: int, error: dict[str, Any]) -> None:
         message = error.get("message", "")
@@ -494,7 +498,7 @@ class Operations:
             message = f"batch {n + 1} of {count} was refused (those before it committed): {message}"
         if "transaction" in error:
             message += f" (transaction {error['transaction']})"
-        with self.engine.begin() as conn:
+        with database.writes(self.engine) as conn:
             conn.execute(update(db.operations).where(db.operations.c.id == op).values(
                 status=FAILED, error_code=error.get("code", "invalid_batch"), error_message=message,
                 updated_s=int(self.clock())))  # fmt: skip
@@ -504,18 +508,17 @@ class Operations:
             conn.execute(update(db.ggos).where(db.ggos.c.operation == op).values(operation=None))
             self._completed_event(conn, op)
 
-    def _complete(self, op: str) -> None:
-        with self.engine.begin() as conn:
-            row = conn.execute(select(db.operations).where(db.operations.c.id == op)).mappings().one()
-            if row["status"] != PENDING:
-                return
-            conn.execute(update(db.operations).where(db.operations.c.id == op).values(
-                status=COMMITTED, updated_s=int(self.clock())))  # fmt: skip
-            conn.execute(update(db.ggos).where(db.ggos.c.operation == op).values(operation=None))
-            self._completed_event(conn, op)
-        for item in json.loads(row["effects"] or "{}").get("notify", []):
-            self._notify(item["url"], {"event": "ggo.sent", "ledger": self.ledger.config().ledger,
-                                           "ggo": item["ggo"], "index": item["index"]})  # fmt: skip
+    def _complete(self, conn: Connection, op: str) -> list[tuple[str, dict[str, Any]]]:
+        """Every batch committed: so is the operation. The receivers to tell, and what."""
+        row = conn.execute(select(db.operations).where(db.operations.c.id == op)).mappings().one()
+        if row["status"] != PENDING:
+            return []
+        conn.execute(update(db.operations).where(db.operations.c.id == op).values(
+            status=COMMITTED, updated_s=int(self.clock())))  # fmt: skip
+        self._completed_event(conn, op)
+        ledger = self.ledger.config().ledger
+        return [(item["url"], {"event": "ggo.sent", "ledger": ledger, "ggo": item["ggo"], "index": item["index"]})
+                for item in json.loads(row["effects"] or "{}").get("notify", [])]  # fmt: skip
 
     def _completed_event(self, conn: Connection, op: str) -> None:
         row = conn.execute(select(db.operations).where(db.operations.c.id == op)).mappings().one()
@@ -557,7 +560,7 @@ class Operations:
     def dismiss(self, account: str, op: str) -> None:
         """The owner has seen a finished operation: it leaves the lists (its effect stays). An
         operation still waiting for the owner's signatures is cancelled, and its GGOs released."""
-        with self.engine.begin() as conn:
+        with database.writes(self.engine) as conn:
             cancelled = conn.execute(update(db.operations).where(
                 db.operations.c.id == op, db.operations.c.account == account, db.operations.c.status == UNSIGNED,
             ).values(status=FAILED, error_code="cancelled", error_message="cancelled by the owner before signing",

@@ -10,6 +10,7 @@ from bip32 import BIP32
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
+from origin import database
 from origin.accounts import custody, db
 from origin.accounts.custody import Kek, Sealed
 from origin.accounts.inventory import RECEIVE_GAP, watch_receive
@@ -65,7 +66,7 @@ def create(engine: Engine, kek: Kek, name: str, now_s: int, master_xpub: str | N
         receive = _check_xpub(receive_xpub, 1, "receive_xpub (of m/0')")
         sealed = custody.seal(kek, b"", data_key_context)  # a data key for its sealed credentials
         kind, seed_column = SELF, None
-    with engine.begin() as conn:
+    with database.writes(engine) as conn:
         conn.execute(insert(db.accounts).values(id=account, name=name, custody=kind, created_s=now_s,
                                                 kek_id=sealed.kek_id, wrapped_key=sealed.wrapped_key,
                                                 sealed_seed=seed_column, receive_xpub=receive,
@@ -114,7 +115,7 @@ def _data_key(conn: Connection, kek: Kek, account: str) -> tuple[bytes, bytes | 
 
 def seal_secret(engine: Engine, kek: Kek, account: str, secret: str) -> None:
     """Keep a credential of the account's (its DataHub token) sealed under its data key."""
-    with engine.begin() as conn:
+    with database.writes(engine) as conn:
         key, _ = _data_key(conn, kek, account)
         sealed = custody.seal_with(key, secret.encode(), _secret_context(account))
         conn.execute(update(db.accounts).where(db.accounts.c.id == account).values(sealed_datahub_token=sealed))
@@ -128,7 +129,7 @@ def open_secret(engine: Engine, kek: Kek, account: str) -> str | None:
 
 def rewrap_all(engine: Engine, old: Kek, new: Kek) -> int:
     """Every account's data key wrapped under `new`; all or nothing. The count re-wrapped."""
-    with engine.begin() as conn:
+    with database.writes(engine) as conn:
         rows = conn.execute(select(db.accounts.c.id, db.accounts.c.kek_id, db.accounts.c.wrapped_key)).fetchall()
         for r in rows:
             wrapped = custody.rewrap(old, new, r.kek_id, r.wrapped_key, r.id)

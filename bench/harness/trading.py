@@ -1,4 +1,4 @@
-"""How GGOs change hands in the demo and the benchmarks' workload: each issued GGO is split
+"""How GGOs change hands in the benchmarks' workload: each issued GGO is split
 between a consumer and a trader; the consumer retires its part against its consumption of the
 same hour (retire_ggo and update_settlement in one batch), and the trader passes its part on to
 a fresh address of its own. A pure stream of transaction units (each unit one batch's worth);
