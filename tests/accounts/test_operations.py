@@ -3,11 +3,12 @@ between submitting and learning the outcome, the ledger away, compose and the bu
 
 import concurrent.futures
 import contextlib
+import time
 
 from accounts_world import Kill
 from fastapi.testclient import TestClient
 
-from origin.accounts import db
+from origin.accounts import db, operations
 from origin.accounts.reconcile import reconcile
 
 
@@ -144,3 +145,20 @@ def test_bulk_transfer_and_bulk_retire_choose_the_ggos(world):
         room = sum(m["amount_wh"] for m in measured if m["begin"] == hour)
         assert retired[hour] == min(wh, room)
     assert reconcile(world.service.engine, world.service.ledger).differences == []
+
+
+def test_a_long_operation_runs_in_the_background_and_is_polled(world, monkeypatch):
+    monkeypatch.setattr(operations, "SYNC_BATCHES_MAX", 0)
+    producer, consumer = world.producer_and_consumer()
+    r = world.post(producer, "/v1/bulk/transfers", {"to": {"account": consumer["id"]}, "amount_wh": 100,
+                                                    "begin": "2025-10-26T06:00:00Z", "end": "2025-10-26T18:00:00Z"})  # fmt: skip
+    op = r.json()
+    assert op["status"] in ("PENDING", "COMMITTED") and op["batches"], op
+    deadline = time.monotonic() + 60
+    while op["status"] == "PENDING":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+        op = world.get(producer, f"/v1/operations/{op['id']}")
+    assert op["status"] == "COMMITTED" and all(b["status"] == "COMMITTED" for b in op["batches"])
+    world.service.follow()  # the driver follows too, just after it records the outcome
+    assert world.get(consumer, "/v1/ggos")["ggos"]

@@ -249,13 +249,20 @@ def _receiver(to: str, notify_url: str | None) -> dict[str, Any]:
 
 
 def _finish(api: Api, op: dict[str, Any]) -> None:
-    """Wait for the operation's outcome, with progress; one line at the end."""
-    while op["status"] == "PENDING":
-        click.echo(f"{op['id']} pending...", err=True)
-        time.sleep(1)
-        op = api.call("GET", f"/v1/operations/{op['id']}")
+    """Wait for the operation's outcome, showing its batches as they commit; one line at the end."""
+    from rich.progress import Progress
+
+    with Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
+        task = progress.add_task(f"{op['id']}: the ledger decides", total=len(op.get("batches") or []) or None)
+        while op["status"] == "PENDING":
+            time.sleep(0.5)
+            op = api.call("GET", f"/v1/operations/{op['id']}")
+            progress.update(task, completed=sum(b["status"] == "COMMITTED" for b in op["batches"]))
     if op["status"] == "FAILED":
         fail(f"{op['id']} FAILED: {op['error']['code']}: {op['error']['message']}")
+    if op["status"] == "UNSIGNED":
+        click.echo(f"{op['id']} UNSIGNED: your signatures are needed (POST /v1/operations/{op['id']}/signatures)")
+        return
     click.echo(f"{op['id']} {op['status']}")
 
 

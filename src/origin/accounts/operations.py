@@ -14,6 +14,7 @@ a batch at most once, so submitting it again is safe). A failed operation releas
 import json
 import logging
 import secrets
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +41,7 @@ from origin.protocol.times import format_time
 log = logging.getLogger("origin.accounts")
 PENDING, COMMITTED, FAILED, UNSIGNED = "PENDING", "COMMITTED", "FAILED", "UNSIGNED"
 OPEN = (PENDING, UNSIGNED)  # not decided yet: its GGOs stay reserved
+SYNC_BATCHES_MAX = 4  # an operation of more batches runs in the background; the caller polls it
 PROBES_MAX = 1000  # external receive indices tried before giving up
 PARTS_MAX = 256
 
@@ -102,6 +104,8 @@ class Operations:
                  clock: Callable[[], float]):  # fmt: skip
         self.engine, self.kek, self.ledger, self.inventory = engine, kek, ledger, inventory
         self._notify, self._record_events, self.clock = notify, record, clock
+        self._driving: set[str] = set()
+        self._driving_lock = threading.Lock()
 
     # -- requests -------------------------------------------------------------------------------
 
@@ -378,7 +382,7 @@ class Operations:
             raise
         if not held:
             return self.get(account, op)
-        self.drive(op)
+        self._start(op, len(batches))
         return self.get(account, op)
 
     def _signer(self, account: str) -> Signer:
@@ -424,7 +428,7 @@ class Operations:
                 raise refuse("not_unsigned", f"operation {op} was signed or cancelled meanwhile", 409)
             conn.execute(delete(db.operation_batches).where(db.operation_batches.c.operation == op))
             conn.execute(insert(db.operation_batches), [_batch_row(op, n, txs, True) for n, txs in enumerate(batches)])
-        self.drive(op)
+        self._start(op, len(batches))
         return self.get(account, op)
 
     @staticmethod
@@ -458,9 +462,29 @@ class Operations:
             raise refuse("idempotency_key_reused", f"Idempotency-Key {key!r} was used for another request", 409)
         return self.get(account, row.id)
 
+    def _start(self, op: str, batches: int) -> None:
+        """Drive the operation now, the caller waiting for its outcome; one of more than
+        SYNC_BATCHES_MAX batches in the background (the caller polls it, batch by batch)."""
+        if batches <= SYNC_BATCHES_MAX:
+            self.drive(op)
+        else:
+            threading.Thread(target=self.drive, args=(op,), name=f"drive-{op}", daemon=True).start()
+
     def drive(self, op: str) -> None:
         """Submit the operation's pending batches in order and record what the ledger decides.
-        The ledger unreachable: the operation stays PENDING, to be driven again."""
+        The ledger unreachable: the operation stays PENDING, to be driven again. One driver per
+        operation at a time."""
+        with self._driving_lock:
+            if op in self._driving:
+                return
+            self._driving.add(op)
+        try:
+            self._drive(op)
+        finally:
+            with self._driving_lock:
+                self._driving.discard(op)
+
+    def _drive(self, op: str) -> None:
         with self.engine.connect() as conn:
             batches = conn.execute(select(db.operation_batches).where(db.operation_batches.c.operation == op)
                                    .order_by(db.operation_batches.c.n)).mappings().fetchall()  # fmt: skip
