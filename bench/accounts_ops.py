@@ -142,7 +142,7 @@ def wait_followed(url: str, token: str, count: int) -> float:
         summary = call(url, token, "GET", "/v1/ggos/summary?resolution=year")
         if sum(s["ggos"] for s in summary) >= count:
             return time.perf_counter() - started
-        time.sleep(0.2)
+        time.sleep(1)
 
 
 def main() -> None:

@@ -220,6 +220,10 @@ class NotifyIn(BaseModel):
     index: int | None = None
 
 
+class NotifyOut(BaseModel):
+    accepted: bool
+
+
 class WebhookIn(BaseModel):
     url: str
     secret: str
@@ -568,7 +572,7 @@ def _exchange_routes(app: FastAPI, service: "Service", owner: Any) -> None:
             xpub = wallets.get(conn, account).receive_xpub
         return {"xpub": xpub, "notify_url": str(request.url_for("notify")), "ledger": service.ledger.config().ledger}
 
-    @app.post("/v1/notify", name="notify", status_code=202, responses=errors(400),
+    @app.post("/v1/notify", name="notify", status_code=202, response_model=NotifyOut, responses=errors(400),
               summary="A sender tells of a GGO sent: the inventory follows the ledger now (it would anyway)")  # fmt: skip
     def notify(body: NotifyIn) -> dict[str, Any]:
         if not addresses.is_address(body.ggo):
