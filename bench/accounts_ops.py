@@ -31,7 +31,7 @@ from bip32 import BIP32
 from sqlalchemy import insert
 
 from harness.scratch import scratch_database
-from harness.soak import NodeProcess, free_port
+from harness.soak import NodeProcess, free_port, wait_answering
 from harness.trading import pack
 from origin.accounts import db, wallets
 from origin.accounts import service as accounts_service
@@ -112,20 +112,15 @@ def yardstick(url: str, issuer: bytes, count: int) -> float:
 
 
 def start_service(folder: Path, kek: Path) -> tuple[subprocess.Popen, str]:
+    """`origin accounts serve` in a process of its own: it starts following the log at once."""
     port = free_port()
     command = [sys.executable, "-c", "from origin.cli import main; main()", "accounts", "serve", "--data", str(folder),
                "--kek", str(kek), "--port", str(port)]  # fmt: skip
     log = open(folder / "serve.log", "ab")  # noqa: SIM115 (open while the process runs)
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    while True:
-        try:
-            if http("GET", f"{url}/openapi.json", timeout=1)[0] == 200:
-                return process, url
-        except OSError:
-            time.sleep(0.1)
-        if process.poll() is not None:
-            raise RuntimeError(f"the account service exited; see {folder / 'serve.log'}")
+    wait_answering(f"{url}/openapi.json", process, f"the account service (see {folder / 'serve.log'})")
+    return process, url
 
 
 def call(url: str, token: str, method: str, path: str, body: dict | None = None) -> dict:
@@ -135,14 +130,13 @@ def call(url: str, token: str, method: str, path: str, body: dict | None = None)
     return json.loads(answer)
 
 
-def wait_followed(url: str, token: str, count: int) -> float:
-    """Seconds until the account lists `count` GGOs."""
-    started = time.perf_counter()
+def wait_followed(url: str, token: str, count: int, started: float) -> float:
+    """Seconds from `started` until the account lists `count` GGOs."""
     while True:
         summary = call(url, token, "GET", "/v1/ggos/summary?resolution=year")
         if sum(s["ggos"] for s in summary) >= count:
             return time.perf_counter() - started
-        time.sleep(1)
+        time.sleep(0.5)
 
 
 def main() -> None:
@@ -192,8 +186,9 @@ def run(args: argparse.Namespace, ledger_database: str | None, accounts_database
             print(f"issued {args.ggos:,} GGOs to {args.meters} meters in {time.perf_counter() - started:.0f} s",
                   file=sys.stderr)  # fmt: skip
             size = json.loads(http("GET", f"{node.url}/healthz")[1])["size"]
+            launched = time.perf_counter()  # the catch-up's time includes the service's start (about a second)
             service_process, url = start_service(folder, kek)
-            catch_up_s = wait_followed(url, tokens[producer.id], args.ggos)
+            catch_up_s = wait_followed(url, tokens[producer.id], args.ggos, launched)
             peak = rss_peak_mib(service_process.pid)
             transactions = 2 * args.ggos
             print(f"catch-up: {size - 1:,} entries ({transactions:,} transactions) followed in {catch_up_s:.1f} s = "
@@ -217,6 +212,10 @@ def run(args: argparse.Namespace, ledger_database: str | None, accounts_database
             ledger_cpu = cpu_s(node.process.pid) - cpu_before[1]
             assert statuses.count("COMMITTED") == len(chosen), {s: statuses.count(s) for s in set(statuses)}
             ops_rate = len(chosen) / elapsed
+            peak_after_ops = rss_peak_mib(service_process.pid)
+            service_process.terminate()  # the yardstick runs on a machine as quiet as the operations had it
+            service_process.wait(timeout=30)
+            service_process = None
             ledger_rate = yardstick(node.url, issuer, min(20_000, max(4_000, len(chosen) * 4)))
             print(f"operations: {len(chosen):,} transfers through the API, {args.clients} clients, in {elapsed:.1f} s "
                   f"= {ops_rate:,.0f} operations/s; CPU per operation: account service "
@@ -225,7 +224,9 @@ def run(args: argparse.Namespace, ledger_database: str | None, accounts_database
                   f"{IN_FLIGHT} in flight)")  # fmt: skip
             print(f"ratios to it: operations {ops_rate / ledger_rate:.3f}; catch-up "
                   f"{transactions / catch_up_s / ledger_rate:.2f} (transactions followed / committed a second)")  # fmt: skip
-            print(f"service peak RSS {rss_peak_mib(service_process.pid):.0f} MiB; this machine: {os.cpu_count()} cores")
+            print(
+                f"service peak RSS {peak_after_ops:.0f} MiB after the operations; this machine: {os.cpu_count()} cores"
+            )
         finally:
             if service_process is not None:
                 service_process.terminate()

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.soak import NodeProcess, free_port
+from harness.soak import NodeProcess, free_port, wait_answering
 from harness.trading import pack
 from origin.client import http
 from origin.datahub import meters, service, synthetic
@@ -45,12 +45,8 @@ def start_fake(args) -> tuple[subprocess.Popen, int]:
     command = [sys.executable, "-c", "from origin.cli import main; main()", "datahub", "fake", "--port", str(port),
                "--meters", str(args.meters)] + (["--resolution", args.resolution] if args.resolution else [])  # fmt: skip
     fake = subprocess.Popen(command)
-    while True:
-        try:
-            if http("GET", f"http://127.0.0.1:{port}/thirdpartyapi/api/isalive", timeout=1)[0] == 200:
-                return fake, port
-        except OSError:
-            time.sleep(0.1)
+    wait_answering(f"http://127.0.0.1:{port}/thirdpartyapi/api/isalive", fake, "the fake DataHub")
+    return fake, port
 
 
 def onboard(svc: service.Service, fleet: list[synthetic.FakeMeter]) -> None:

@@ -37,6 +37,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_answering(url: str, process: subprocess.Popen, what: str) -> None:
+    """Until GET `url` answers 200; RuntimeError if the process exits first."""
+    while True:
+        try:
+            if http("GET", url, timeout=1)[0] == 200:
+                return
+        except OSError:
+            time.sleep(0.1)
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}")
+
+
 class NodeProcess:
     """`origin ledger serve` in a process of its own."""
 

@@ -551,22 +551,13 @@ def datahub_import(data, time_from, time_to):
 @click.option("--port", default=8702, type=click.IntRange(1, 65535), show_default=True)
 def datahub_serve(data, host, port):
     """Run the DataHub service: its API, the scheduled import, webhook deliveries."""
-    from origin.server import PortInUse, make_server
-    from origin.server import run as run_server
+    from origin.server import PortInUse, serve_service
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    svc = _service(data)
     try:
-        server = make_server(svc.app(), host, port)
+        serve_service(_service(data), host, port, lambda url: click.echo(f"DataHub service on {url}", err=True))
     except PortInUse as exc:
-        svc.stop()
         fail(str(exc))
-    svc.start()
-    click.echo(f"DataHub service on http://{host}:{port}/docs", err=True)
-    try:
-        run_server(server)
-    finally:
-        svc.stop()
 
 
 @main.command("demo")

@@ -8,7 +8,6 @@ served on one port: the ledger at /, the DataHub service at /datahub, the accoun
 
 import json
 import logging
-import os
 import shutil
 import time
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from origin.accounts import service as accounts
 from origin.accounts import wallets
 from origin.datahub import auth, db, meters, service, synthetic
 from origin.datahub.fake import PREFIX, REFRESH_TOKEN, create_fake_app
+from origin.folder import rewrite_private, write_private
 from origin.ledger import data as ledger_data
 from origin.ledger.api import create_app
 from origin.ledger.node import Node
@@ -65,7 +65,7 @@ def prepare(data: Path, url: str, echo: Callable[[str], None] = print) -> tuple[
 def _point_at(config_path: Path, **urls: str) -> None:
     config = json.loads(config_path.read_text())
     config.update(urls)
-    _rewrite_private(config_path, json.dumps(config, indent=2))
+    rewrite_private(config_path, json.dumps(config, indent=2))
 
 
 def _remove_unfinished(data: Path) -> None:
@@ -78,14 +78,6 @@ def _remove_unfinished(data: Path) -> None:
     shutil.rmtree(data / ACCOUNTS, ignore_errors=True)
 
 
-def _rewrite_private(path: Path, text: str) -> None:
-    """Replace a file readable by its owner only, atomically."""
-    new = path.with_name(path.name + ".new")
-    new.unlink(missing_ok=True)
-    service.write_private(new, text)
-    os.replace(new, path)
-
-
 def _datahub(data: Path, issuer: Wallet) -> dict[str, str]:
     """The DataHub service, and API tokens for the issuing body and each customer."""
     made = service.init(data / DATAHUB, ledger_url="http://127.0.0.1", ledger_id=LEDGER_ID,
@@ -93,7 +85,7 @@ def _datahub(data: Path, issuer: Wallet) -> dict[str, str]:
     config_path = data / DATAHUB / service.CONFIG
     config = json.loads(config_path.read_text())
     config.update(import_every_s=IMPORT_EVERY_S, import_window_s=IMPORT_WINDOW_S)
-    _rewrite_private(config_path, json.dumps(config, indent=2))
+    rewrite_private(config_path, json.dumps(config, indent=2))
     tokens = {"issuing-body": made["issuer_api_token"]}
     engine = db.connect(config["database"])
     for m in synthetic.fleet():
@@ -156,7 +148,7 @@ def _write_keys(data: Path, issuer: Wallet, tokens: dict[str, str], account_toke
         "datahub_api_tokens": tokens,
         "account_api_tokens": account_tokens,
     }
-    service.write_private(data / KEYS_FILE, json.dumps(keys, indent=2))
+    write_private(data / KEYS_FILE, json.dumps(keys, indent=2))
 
 
 def trade_once(data: Path, accounts_service: accounts.Service, now_s: int) -> None:

@@ -16,7 +16,7 @@ import signal
 import socket
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import h11
 import uvicorn
@@ -194,3 +194,29 @@ def run(server: uvicorn.Server) -> None:
         server.run()
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+class Background(Protocol):
+    """A service with an API and background work."""
+
+    def app(self) -> ASGIApp: ...
+
+    def start(self) -> object: ...
+
+    def stop(self) -> None: ...
+
+
+def serve_service(service: Background, host: str, port: int, announce: Callable[[str], None]) -> None:
+    """Serve a service's API and run its background work until Ctrl-C or SIGTERM, then stop it.
+    PortInUse (the service stopped) before anything claims to listen."""
+    try:
+        server = make_server(service.app(), host, port)
+    except PortInUse:
+        service.stop()
+        raise
+    service.start()
+    announce(f"http://{host}:{port}/docs")
+    try:
+        run(server)
+    finally:
+        service.stop()

@@ -29,6 +29,22 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
+class WebhookCreated(BaseModel):
+    id: int
+
+
+class WebhookOut(BaseModel):
+    id: int
+    url: str
+    events: list[str]
+    owner: str | None = None
+    failures: int
+    last_error: str | None
+    pending: int = 0
+    delivered: int = 0
+    failed: int = 0
+
+
 def refusal(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
@@ -85,6 +101,16 @@ def bearer(authenticator: Authenticator, how: str) -> Callable[..., Principal]:
         return found
 
     return principal
+
+
+def cursor(after: str) -> tuple[int, str] | None:
+    """A list's cursor, `BEGIN_S:KEY` (the `next` of the page before); None for the first page."""
+    if not after:
+        return None
+    begin, _, key = after.partition(":")
+    if not begin.isdigit() or len(begin) > 16 or not key:
+        raise Refused(400, "malformed", "a cursor is the `next` of the page before")
+    return int(begin), key
 
 
 def local_period(hour_s: int, resolution: str) -> str:

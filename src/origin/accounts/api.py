@@ -22,7 +22,17 @@ from origin.protocol.limits import JSON_BODY_BYTES_MAX, LIST_LIMIT_MAX
 from origin.protocol.times import format_time, parse_time
 from origin.server import BoundedBody
 from origin.tokens import Principal
-from origin.webapi import RESOLUTIONS, Refused, bearer, errors, install_handlers, local_period
+from origin.webapi import (
+    RESOLUTIONS,
+    Refused,
+    WebhookCreated,
+    WebhookOut,
+    bearer,
+    cursor,
+    errors,
+    install_handlers,
+    local_period,
+)
 
 if TYPE_CHECKING:
     from origin.accounts.service import Service
@@ -230,21 +240,6 @@ class WebhookIn(BaseModel):
     events: list[str] = ["ggo.received", "ggo.issued", "operation.completed"]
 
 
-class WebhookCreated(BaseModel):
-    id: int
-
-
-class WebhookOut(BaseModel):
-    id: int
-    url: str
-    events: list[str]
-    failures: int
-    last_error: str | None
-    pending: int = 0
-    delivered: int = 0
-    failed: int = 0
-
-
 def _time(text: str, name: str) -> int:
     try:
         return parse_time(text)
@@ -359,15 +354,6 @@ def _ggo_filter(query: Any, account: str, begin: str | None, end: str | None, se
     return query
 
 
-def _cursor(after: str) -> tuple[int, str] | None:
-    if not after:
-        return None
-    begin, _, address = after.partition(":")
-    if not begin.isdigit() or len(begin) > 16 or not address:
-        raise Refused(400, "malformed", "a cursor is the `next` of the page before")
-    return int(begin), address
-
-
 def _inventory_routes(app: FastAPI, service: "Service", owner: Any) -> None:
     engine = service.engine
     state_filter = Literal["available", "reserved", "transferred", "split", "retired", "expired"] | None
@@ -382,9 +368,9 @@ def _inventory_routes(app: FastAPI, service: "Service", owner: Any) -> None:
                   limit: int = Query(PAGE_DEFAULT, ge=1, le=LIST_LIMIT_MAX)) -> dict[str, Any]:  # fmt: skip
         now_s, life = int(service.clock()), lifetime()
         query = _ggo_filter(select(db.ggos), account, begin, end, sector, tech_type, state, now_s, life)
-        cursor = _cursor(after)
-        if cursor is not None:
-            query = query.where(tuple_(db.ggos.c.begin_s, db.ggos.c.address) > cursor)
+        position = cursor(after)
+        if position is not None:
+            query = query.where(tuple_(db.ggos.c.begin_s, db.ggos.c.address) > position)
         with engine.connect() as conn:
             rows = (
                 conn.execute(query.order_by(db.ggos.c.begin_s, db.ggos.c.address).limit(limit + 1))
@@ -438,9 +424,9 @@ def _inventory_routes(app: FastAPI, service: "Service", owner: Any) -> None:
             query = query.where(m.end_s <= _time(end, "end"))
         if type is not None:
             query = query.where(m.type == type)
-        cursor = _cursor(after)
-        if cursor is not None:
-            query = query.where(tuple_(m.begin_s, m.address) > cursor)
+        position = cursor(after)
+        if position is not None:
+            query = query.where(tuple_(m.begin_s, m.address) > position)
         with engine.connect() as conn:
             rows = conn.execute(query.order_by(m.begin_s, m.address).limit(limit + 1)).mappings().fetchall()
         last = rows[limit - 1] if len(rows) > limit else None

@@ -65,22 +65,13 @@ def _service(data: Path, kek: Path | None) -> Any:
 @click.option("--port", default=8703, type=click.IntRange(1, 65535), show_default=True)
 def accounts_serve(data: Path, kek: Path | None, host: str, port: int) -> None:
     """Run the account service: its API, the inventory follower, pending operations, webhooks."""
-    from origin.server import PortInUse, make_server
-    from origin.server import run as run_server
+    from origin.server import PortInUse, serve_service
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    svc = _service(data, kek)
     try:
-        server = make_server(svc.app(), host, port)
+        serve_service(_service(data, kek), host, port, lambda url: click.echo(f"account service on {url}", err=True))
     except PortInUse as exc:
-        svc.stop()
         fail(str(exc))
-    svc.start()
-    click.echo(f"account service on http://{host}:{port}/docs", err=True)
-    try:
-        run_server(server)
-    finally:
-        svc.stop()
 
 
 @accounts.command("reconcile")

@@ -32,7 +32,7 @@ from origin.protocol.limits import SQL_PARAMETERS_MAX
 from origin.protocol.times import parse_time
 
 RECEIVE_GAP = 100  # receive indices watched past the highest used or handed out
-TIMES_CACHED = 192  # measurement times whose addresses are kept derived (two days of quarter hours)
+ADDRESSES_CACHED = 200_000  # measurement addresses kept derived, of the latest times (memory stays bounded)
 
 Event = tuple[str, str, dict[str, Any]]  # (account, event name, payload)
 
@@ -181,7 +181,7 @@ class Inventory:
             found = {addresses.address(addresses.MEASUREMENT, m.get_pubkey_from_path([t])): (account, idx)
                      for account, idx, m in self._meters}  # fmt: skip
             self._times[begin_s] = found
-            if len(self._times) > TIMES_CACHED:
+            while len(self._times) > max(2, ADDRESSES_CACHED // max(1, len(self._meters))):
                 self._times.popitem(last=False)
         else:
             self._times.move_to_end(begin_s)

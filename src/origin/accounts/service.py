@@ -14,7 +14,6 @@ laptop: in production keep it apart from the database (another disk, a secret st
 import json
 import logging
 import os
-import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -25,7 +24,6 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError
 
 from origin.accounts import custody, db, meters
 from origin.accounts.custody import CustodyError, LocalKek
@@ -33,18 +31,25 @@ from origin.accounts.inventory import Event, Inventory
 from origin.accounts.ledger import LedgerAlarm, LedgerClient, LedgerUnavailable
 from origin.accounts.operations import Operations
 from origin.client import http
+from origin.folder import (
+    DATABASE_SCHEMES,
+    ConfigError,
+    check_url,
+    making,
+    open_database,
+    rewrite_private,
+    write_private,
+)
 from origin.tokens import TokenTable
 from origin.webhooks import Webhooks, refused_destination
+
+__all__ = ["ConfigError", "Service", "init", "load", "load_kek", "set_kek_file"]
 
 log = logging.getLogger("origin.accounts")
 CONFIG, DATABASE, KEK_FILE = "accounts.json", "accounts.db", "kek.hex"
 OPERATOR, OWNER = "operator", "owner"
 EVENTS = ("ggo.received", "ggo.issued", "operation.completed")
 Fetch = Callable[..., tuple[int, bytes]]
-
-
-class ConfigError(Exception):
-    pass
 
 
 @dataclass
@@ -55,18 +60,6 @@ class Config:
     follow_every_s: float = 2.0
     allow_private: bool = False  # may webhooks and notify URLs be loopback, link-local or private addresses
     kek_file: str | None = None
-
-
-def write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-
-
-def _url(name: str, value: str, schemes: tuple[str, ...] = ("http://", "https://")) -> str:
-    if not isinstance(value, str) or not value.startswith(schemes) or len(value) > 2000:
-        raise ConfigError(f"{name} must be a {' or '.join(s.rstrip(':/') for s in schemes)} URL, not {value[:80]!r}")
-    return value.rstrip("/")
 
 
 def tokens(engine: Any) -> TokenTable:
@@ -83,13 +76,11 @@ def init(data: Path, *, ledger_url: str, datahub_url: str, database: str | None 
     data = Path(data)
     if (data / CONFIG).exists():
         raise ConfigError(f"{data} already holds an account service")
-    _url("--ledger-url", ledger_url)
-    _url("--datahub-url", datahub_url)
+    check_url("--ledger-url", ledger_url)
+    check_url("--datahub-url", datahub_url)
     if database is not None:
-        _url("--database", database, ("sqlite:///", "postgresql://", "postgres://"))
-    made_folder = not data.exists()
-    data.mkdir(mode=0o700, parents=True, exist_ok=True)
-    try:
+        check_url("--database", database, DATABASE_SCHEMES)
+    with making(data, (CONFIG, DATABASE, KEK_FILE)):
         kek_file = str(kek.resolve()) if kek is not None else None
         if kek is not None:
             LocalKek.load(kek)
@@ -98,29 +89,11 @@ def init(data: Path, *, ledger_url: str, datahub_url: str, database: str | None 
             kek_file = str((data / KEK_FILE).resolve())
         config = Config(database=database or f"sqlite:///{data.resolve() / DATABASE}", ledger_url=ledger_url,
                         datahub_url=datahub_url, kek_file=kek_file)  # fmt: skip
-        try:
-            engine = db.connect(config.database)
-        except (SQLAlchemyError, OSError) as exc:
-            raise ConfigError(f"cannot use the database {config.database}: {str(exc).splitlines()[0]}") from None
-        _private_database(config.database)
+        engine = open_database(config.database, db.connect)
         token = tokens(engine).add("operator", OPERATOR, "made by accounts init", int(now_s or time.time()))
         engine.dispose()
         write_private(data / CONFIG, json.dumps(asdict(config), indent=2))
         return {"operator_api_token": token, "kek_file": kek_file or f"${custody.KEK_ENV}"}
-    except BaseException:
-        for name in (CONFIG, DATABASE, KEK_FILE):
-            (data / name).unlink(missing_ok=True)
-        if made_folder:
-            shutil.rmtree(data, ignore_errors=True)
-        raise
-
-
-def _private_database(url: str) -> None:
-    if url.startswith("sqlite:///"):
-        path = Path(url.removeprefix("sqlite:///"))
-        for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-            if file.exists():
-                file.chmod(0o600)
 
 
 def load(data: Path) -> Config:
@@ -137,10 +110,7 @@ def set_kek_file(data: Path, kek: Path) -> None:
     config = load(data)
     config.kek_file = str(Path(kek).resolve())
     path = Path(data) / CONFIG
-    temporary = path.with_name(CONFIG + ".new")
-    temporary.unlink(missing_ok=True)
-    write_private(temporary, json.dumps(asdict(config), indent=2))
-    temporary.replace(path)
+    rewrite_private(path, json.dumps(asdict(config), indent=2))
 
 
 def load_kek(config: Config, kek: Path | None) -> LocalKek:
@@ -160,11 +130,7 @@ class Service:
             self.kek = load_kek(self.config, kek)
         except CustodyError as exc:
             raise ConfigError(str(exc)) from None
-        try:
-            self.engine = db.connect(self.config.database)
-        except (SQLAlchemyError, OSError) as exc:
-            raise ConfigError(f"cannot use the database {self.config.database}: {str(exc).splitlines()[0]}") from None
-        _private_database(self.config.database)
+        self.engine = open_database(self.config.database, db.connect)
         self._check_kek()
         self.fetch, self.clock = fetch, clock
         self.authenticator = tokens(self.engine)

@@ -20,7 +20,7 @@ from origin.protocol.errors import ProtocolError
 from origin.protocol.limits import JSON_BODY_BYTES_MAX, LIST_LIMIT_MAX
 from origin.protocol.times import format_time, parse_time
 from origin.server import BoundedBody
-from origin.webapi import Refused, bearer, errors, install_handlers, local_period
+from origin.webapi import Refused, WebhookCreated, WebhookOut, bearer, cursor, errors, install_handlers, local_period
 
 PAGE_DEFAULT = 1000
 
@@ -114,22 +114,6 @@ class SumOut(BaseModel):
 class GsrnOut(BaseModel):
     address: str
     gsrn: str
-
-
-class WebhookCreated(BaseModel):
-    id: int
-
-
-class WebhookOut(BaseModel):
-    id: int
-    url: str
-    events: list[str]
-    owner: str | None
-    failures: int
-    last_error: str | None
-    pending: int = 0
-    delivered: int = 0
-    failed: int = 0
 
 
 class IssueOut(BaseModel):
@@ -265,15 +249,6 @@ def _filtered(query: Any, who: Principal, gsrn: str | None, begin: str | None, e
     return query
 
 
-def _cursor(after: str) -> tuple[int, str] | None:
-    if not after:
-        return None
-    begin, _, gsrn = after.partition(":")
-    if not begin.isdigit() or len(begin) > 16 or not gsrn:
-        raise Refused(400, "malformed", "a cursor is the `next` of the page before")
-    return int(begin), gsrn
-
-
 def _measurement_routes(app: FastAPI, engine: Engine, w: _Who) -> None:
     measurement_type = Literal["PRODUCTION", "CONSUMPTION"] | None
 
@@ -284,9 +259,9 @@ def _measurement_routes(app: FastAPI, engine: Engine, w: _Who) -> None:
                           after: str = "", limit: int = Query(PAGE_DEFAULT, ge=1, le=LIST_LIMIT_MAX)) -> dict[str, Any]:  # fmt: skip
         query = select(measurements, meters.c.type, meters.c.sector).join(meters, meters.c.gsrn == measurements.c.gsrn)
         query = _filtered(query, who, gsrn, begin, end, type, sector)
-        cursor = _cursor(after)
-        if cursor is not None:
-            query = query.where(tuple_(measurements.c.begin_s, measurements.c.gsrn) > cursor)
+        position = cursor(after)
+        if position is not None:
+            query = query.where(tuple_(measurements.c.begin_s, measurements.c.gsrn) > position)
         with engine.connect() as conn:
             rows = conn.execute(query.order_by(measurements.c.begin_s, measurements.c.gsrn).limit(limit + 1)).fetchall()
         page = [{"gsrn": r.gsrn, "address": r.address, "begin": format_time(r.begin_s), "end": format_time(r.end_s),

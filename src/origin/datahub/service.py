@@ -15,16 +15,12 @@ imported, and today's arrive tomorrow (the API answers up to yesterday).
 
 import json
 import logging
-import os
-import shutil
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from fastapi import FastAPI
-from sqlalchemy.exc import SQLAlchemyError
 
 from origin.datahub import db, webhooks
 from origin.datahub import meters as meters_
@@ -32,17 +28,16 @@ from origin.datahub.api import create_datahub_app
 from origin.datahub.auth import ISSUER, digest, tokens
 from origin.datahub.client import DataHubClient
 from origin.datahub.importer import Importer, LedgerRefusesIssuer, LedgerUnavailable
+from origin.folder import DATABASE_SCHEMES, ConfigError, check_url, every, making, open_database, write_private
 from origin.protocol import keys
 from origin.tokens import TokenTable
+
+__all__ = ["ConfigError", "Service", "init", "load", "write_private"]
 
 log = logging.getLogger("origin.datahub")
 CONFIG, ISSUER_KEY, DATABASE = "datahub.json", "issuer.key", "datahub.db"
 HOUR_S = 3600
 IMPORT_WINDOW_S = 3 * 24 * HOUR_S
-
-
-class ConfigError(Exception):
-    pass
 
 
 @dataclass
@@ -57,38 +52,18 @@ class Config:
     webhooks_allow_private: bool = False  # may subscribers be at loopback, link-local or private addresses
 
 
-def write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-
-
-def _url(name: str, value: str, schemes: tuple[str, ...] = ("http://", "https://")) -> str:
-    if not isinstance(value, str) or not value.startswith(schemes) or len(value) > 2000:
-        raise ConfigError(f"{name} must be a {' or '.join(s.rstrip(':/') for s in schemes)} URL, not {value[:80]!r}")
-    return value.rstrip("/")
-
-
 def init(data: Path, *, ledger_url: str, ledger_id: str, datahub_url: str, refresh_token: str,
          database: str | None = None, issuer_key: bytes | None = None, now_s: int | None = None) -> dict[str, str]:  # fmt: skip
     """Create the service's folder, all of it or nothing; what an operator needs to know next."""
     data = Path(data)
     if (data / CONFIG).exists():
         raise ConfigError(f"{data} already holds a DataHub service")
-    _url("--ledger-url", ledger_url)
-    _url("--datahub-url", datahub_url)
+    check_url("--ledger-url", ledger_url)
+    check_url("--datahub-url", datahub_url)
     if database is not None:
-        _url("--database", database, ("sqlite:///", "postgresql://", "postgres://"))
-    made_folder = not data.exists()
-    data.mkdir(mode=0o700, parents=True, exist_ok=True)
-    try:
+        check_url("--database", database, DATABASE_SCHEMES)
+    with making(data, (CONFIG, ISSUER_KEY, DATABASE)):
         return _fill(data, ledger_url, ledger_id, datahub_url, refresh_token, database, issuer_key, now_s)
-    except BaseException:
-        for name in (CONFIG, ISSUER_KEY, DATABASE):
-            (data / name).unlink(missing_ok=True)
-        if made_folder:
-            shutil.rmtree(data, ignore_errors=True)
-        raise
 
 
 def _fill(data: Path, ledger_url: str, ledger_id: str, datahub_url: str, refresh_token: str, database: str | None,
@@ -96,25 +71,12 @@ def _fill(data: Path, ledger_url: str, ledger_id: str, datahub_url: str, refresh
     issuer_key = issuer_key or keys.new_private_key()
     config = Config(database=database or f"sqlite:///{data.resolve() / DATABASE}", ledger_url=ledger_url,
                     ledger_id=ledger_id, datahub_url=datahub_url, refresh_token=refresh_token)  # fmt: skip
-    try:
-        engine = db.connect(config.database)
-    except (SQLAlchemyError, OSError) as exc:
-        raise ConfigError(f"cannot use the database {config.database}: {str(exc).splitlines()[0]}") from None
-    _private_database(config.database)
+    engine = open_database(config.database, db.connect)
     token = tokens(engine).add("issuing-body", ISSUER, "made by datahub init", int(now_s or time.time()))
     engine.dispose()
     write_private(data / ISSUER_KEY, issuer_key.hex() + "\n")
     write_private(data / CONFIG, json.dumps(asdict(config), indent=2))
     return {"issuer_public_key": keys.public_key(issuer_key).hex(), "issuer_api_token": token}
-
-
-def _private_database(url: str) -> None:
-    """A SQLite database file (and its journals) readable by the service's user only."""
-    if url.startswith("sqlite:///"):
-        path = Path(url.removeprefix("sqlite:///"))
-        for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-            if file.exists():
-                file.chmod(0o600)
 
 
 def load(data: Path) -> tuple[Config, bytes]:
@@ -152,11 +114,7 @@ class Service:
     def __init__(self, data: Path):
         self.data = Path(data)
         self.config, issuer_key = load(self.data)
-        try:
-            self.engine = db.connect(self.config.database)
-        except (SQLAlchemyError, OSError) as exc:
-            raise ConfigError(f"cannot use the database {self.config.database}: {str(exc).splitlines()[0]}") from None
-        _private_database(self.config.database)
+        self.engine = open_database(self.config.database, db.connect)
         self.authenticator = tokens(self.engine)
         _move_plaintext_tokens(self.data, self.authenticator)
         self.datahub = DataHubClient(self.config.datahub_url, self.config.refresh_token)
@@ -192,17 +150,10 @@ class Service:
 
     def start(self) -> "Service":
         """The scheduled importer and the webhook deliverer, in the background."""
-        threading.Thread(target=self._every, args=(self.config.import_every_s, self.import_recent), daemon=True).start()
-        threading.Thread(target=self._every, args=(2, self.deliver_webhooks), daemon=True).start()
+        for period_s, work in ((self.config.import_every_s, self.import_recent), (2, self.deliver_webhooks)):
+            threading.Thread(target=every, args=(self._stop, period_s, lambda w=work: w(int(time.time()))),
+                             daemon=True).start()  # fmt: skip
         return self
-
-    def _every(self, period_s: float, work: Callable[[int], None]) -> None:
-        while not self._stop.is_set():
-            try:
-                work(int(time.time()))
-            except Exception:  # logged, and tried again next period: the work is idempotent
-                log.exception("scheduled work failed")
-            self._stop.wait(period_s)
 
     def stop(self) -> None:
         self._stop.set()
