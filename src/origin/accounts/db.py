@@ -82,6 +82,7 @@ measurements = Table(
     Column("retired_wh", BigInteger, nullable=False, server_default="0"),
     Column("seq", BigInteger, nullable=False),
     Index("ix_measurements_account", "account", "type", "begin_s"),
+    Index("ix_measurements_listing", "account", "begin_s", "address"),
 )  # fmt: skip
 
 ggos = Table(
@@ -103,6 +104,7 @@ ggos = Table(
     Column("spent_seq", BigInteger),
     Column("operation", String(40)),  # the operation that reserved it, until its outcome
     Index("ix_ggos_account", "account", "state", "begin_s"),
+    Index("ix_ggos_listing", "account", "begin_s", "address"),  # lists in their order: no sort of every row
 )  # fmt: skip
 
 retirements = Table(

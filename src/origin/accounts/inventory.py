@@ -32,7 +32,7 @@ from origin.protocol.limits import SQL_PARAMETERS_MAX
 from origin.protocol.times import parse_time
 
 RECEIVE_GAP = 100  # receive indices watched past the highest used or handed out
-ADDRESSES_CACHED = 200_000  # measurement addresses kept derived, of the latest times (memory stays bounded)
+ADDRESSES_CACHED = 50_000  # measurement addresses kept derived, of the latest times (memory stays bounded)
 
 Event = tuple[str, str, dict[str, Any]]  # (account, event name, payload)
 

@@ -42,7 +42,7 @@ log = logging.getLogger("origin.accounts")
 PENDING, COMMITTED, FAILED, UNSIGNED = "PENDING", "COMMITTED", "FAILED", "UNSIGNED"
 OPEN = (PENDING, UNSIGNED)  # not decided yet: its GGOs stay reserved
 SYNC_BATCHES_MAX = 4  # an operation of more batches runs in the background; the caller polls it
-PROBES_MAX = 1000  # external receive indices tried before giving up
+PROBES_MAX = 100  # external receive indices tried (one ledger read each) before giving up
 PARTS_MAX = 256
 
 

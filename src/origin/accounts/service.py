@@ -49,6 +49,7 @@ log = logging.getLogger("origin.accounts")
 CONFIG, DATABASE, KEK_FILE = "accounts.json", "accounts.db", "kek.hex"
 OPERATOR, OWNER = "operator", "owner"
 EVENTS = ("ggo.received", "ggo.issued", "operation.completed")
+WAKE_GAP_S = 0.25
 Fetch = Callable[..., tuple[int, bytes]]
 
 
@@ -141,11 +142,16 @@ class Service:
             self.engine, self.kek, self.ledger, self.inventory, self.notify, self.record, clock
         )
         self.meters = meters.Meters(self.engine, self.kek, self.config.datahub_url, fetch, self.inventory)
-        self._stop, self._wake = threading.Event(), threading.Event()
+        self._stop, self._wake, self._woken = threading.Event(), threading.Event(), 0.0
 
     def wake(self) -> None:
-        """Follow the log now, not at the next period (a sender said it sent something)."""
-        self._wake.set()
+        """Follow the log now, not at the next period (a sender said it sent something). The
+        notification is public: however many come, the follower reads the log at most every
+        WAKE_GAP_S."""
+        now = time.monotonic()
+        if now - self._woken >= WAKE_GAP_S:
+            self._woken = now
+            self._wake.set()
 
     def _check_kek(self) -> None:
         """Refuse a wrong KEK before anything else: every account must open under it."""
