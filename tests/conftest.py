@@ -26,7 +26,7 @@ def databases(request, tmp_path):
         def make() -> str:
             made.append(None)
             if request.param == "sqlite":
-                return f"sqlite:///{tmp_path / f'datahub-{len(made)}.db'}"
+                return f"sqlite:///{tmp_path / f'service-{len(made)}.db'}"
             return stack.enter_context(scratch_database(POSTGRES, "origin_test"))
 
         yield make

@@ -8,12 +8,12 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.engine import Engine
 
-from origin.accounts import db, wallets
+from origin.accounts import db, matching, report, wallets
 from origin.accounts.operations import Endpoint, Leg, Receiver
 from origin.accounts.wallets import AccountError
 from origin.protocol import addresses
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from origin.accounts.service import Service
 
 PAGE_DEFAULT = 1000
+SPAN_S_MAX = 2 * 366 * 86400
 IDEMPOTENCY_KEY_MAX = 200
 
 
@@ -293,6 +294,7 @@ def create_accounts_app(service: "Service") -> FastAPI:
     _inventory_routes(app, service, owner)
     _operation_routes(app, service, owner)
     _exchange_routes(app, service, owner)
+    _matching_routes(app, service, owner)
     return app
 
 
@@ -438,6 +440,89 @@ def _inventory_routes(app: FastAPI, service: "Service", owner: Any) -> None:
     def export(what: Literal["ggos", "transfers", "retirements"], account: str = Depends(owner)) -> StreamingResponse:
         return StreamingResponse(_csv(engine, account, what, int(service.clock()), lifetime()), media_type="text/csv",
                                  headers={"Content-Disposition": f'attachment; filename="{what}.csv"'})  # fmt: skip
+
+
+class CoverageOut(BaseModel):
+    period: str
+    consumption_wh: int
+    matched_wh: int
+    unmatched_wh: int
+    coverage: float | None = Field(description="matched / consumption; null without consumption")
+    technologies: dict[str, int]
+
+
+class MatchingOut(BaseModel):
+    score: float | None = Field(description="Sum of matched / sum of consumption, hour by hour")
+    consumption_wh: int
+    matched_wh: int
+    unmatched_wh: int
+    technologies: dict[str, int]
+    periods: list[CoverageOut]
+    profile: list[CoverageOut] = Field(description="By Danish hour of day, 00 to 23")
+
+
+class ProductionOut(BaseModel):
+    period: str
+    produced_wh: int
+    issued_wh: int
+    received_wh: int
+    retired_wh: int
+    unused_wh: int
+    transferred_wh: int
+
+
+def _span(begin: str, end: str) -> tuple[int, int]:
+    begin_s, end_s = _time(begin, "begin"), _time(end, "end")
+    if not begin_s < end_s <= begin_s + SPAN_S_MAX:
+        raise Refused(400, "malformed", "end must be after begin, at most 2 years later")
+    return begin_s, end_s
+
+
+def _matching_routes(app: FastAPI, service: "Service", owner: Any) -> None:
+    engine = service.engine
+    resolution_filter = Literal["hour", "day", "week", "month", "year"]
+
+    @app.get("/v1/matching", response_model=MatchingOut, responses=errors(400, 401, 403),
+             summary="Hourly matching of your consumption: per hour, day, week, month or year (Danish calendar)")  # fmt: skip
+    def matching_(begin: str, end: str, resolution: resolution_filter = "day", sector: str | None = None,
+                  account: str = Depends(owner)) -> dict[str, Any]:  # fmt: skip
+        begin_s, end_s = _span(begin, end)
+        with engine.connect() as conn:
+            return matching.matching(conn, account, begin_s, end_s, resolution, sector).out()
+
+    @app.get("/v1/matching.csv", responses={200: {"content": {"text/csv": {}}}, **errors(400, 401, 403)},
+             summary="The same, as CSV")  # fmt: skip
+    def matching_csv(begin: str, end: str, resolution: resolution_filter = "day", sector: str | None = None,
+                     account: str = Depends(owner)) -> Response:  # fmt: skip
+        begin_s, end_s = _span(begin, end)
+        with engine.connect() as conn:
+            found = matching.matching(conn, account, begin_s, end_s, resolution, sector)
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["period", "consumption_wh", "matched_wh", "unmatched_wh", "coverage"])
+        for p in found.periods:
+            writer.writerow([p["period"], p["consumption_wh"], p["matched_wh"], p["unmatched_wh"],
+                             "" if p["coverage"] is None else f"{p['coverage']:.6f}"])  # fmt: skip
+        return Response(out.getvalue(), media_type="text/csv")
+
+    @app.get("/v1/production", response_model=list[ProductionOut], responses=errors(400, 401, 403),
+             summary="Your production: produced, issued, received, retired, unused and transferred, per bucket")  # fmt: skip
+    def production_(begin: str, end: str, resolution: resolution_filter = "day", sector: str | None = None,
+                    account: str = Depends(owner)) -> list[dict[str, Any]]:  # fmt: skip
+        begin_s, end_s = _span(begin, end)
+        with engine.connect() as conn:
+            return matching.production(conn, account, begin_s, end_s, resolution, sector)
+
+    @app.get("/v1/report.html", response_class=HTMLResponse, responses=errors(400, 401, 403),
+             summary="The printable matching report: headline, charts, coverage, technologies, retired GGOs")  # fmt: skip
+    def report_(begin: str, end: str, sector: str | None = None, account: str = Depends(owner)) -> str:
+        begin_s, end_s = _span(begin, end)
+        with engine.connect() as conn:
+            by = {r: matching.matching(conn, account, begin_s, end_s, r, sector).out()
+                  for r in ("day", "week", "month", "year")}  # fmt: skip
+            retired = matching.retired_ggos(conn, account, begin_s, end_s, sector)
+            name = wallets.get(conn, account).name
+        return report.render(name, begin_s, end_s, by, retired, service.config.ledger_url)
 
 
 def _csv(engine: Engine, account: str, what: str, now_s: int, lifetime_s: int) -> Iterator[str]:
