@@ -54,6 +54,7 @@ class AccountOut(BaseModel):
     custody: str
     receive_xpub: str
     master_xpub: str | None
+    automation: bool = False
 
 
 class AccountCreated(AccountOut):
@@ -76,6 +77,7 @@ class MeterOut(BaseModel):
     type: str
     sector: str | None
     added_s: int
+    retire_priority: int = 0
 
 
 class GgoOut(BaseModel):
@@ -295,6 +297,7 @@ def create_accounts_app(service: "Service") -> FastAPI:
     _operation_routes(app, service, owner)
     _exchange_routes(app, service, owner)
     _matching_routes(app, service, owner)
+    _agreement_routes(app, service, owner)
     return app
 
 
@@ -523,6 +526,132 @@ def _matching_routes(app: FastAPI, service: "Service", owner: Any) -> None:
             retired = matching.retired_ggos(conn, account, begin_s, end_s, sector)
             name = wallets.get(conn, account).name
         return report.render(name, begin_s, end_s, by, retired, service.config.ledger_url)
+
+
+class AgreementIn(BaseModel):
+    sender: str | None = Field(None, description="The account GGOs come from; left out: yours")
+    receiver: ReceiverIn | None = Field(None, description="Where they go; left out: your account")
+    begin: str
+    end: str | None = Field(None, description="Left out: open-ended")
+    sectors: list[str] | None = Field(None, max_length=64)
+    technologies: list[str] | None = Field(None, max_length=64, description="EECS codes, e.g. T010000")
+    rule: Literal["cap", "percent", "unmatched"] = Field(
+        description="cap: rule_value Wh each hour; percent: rule_value % of the sender's production of the hour; "
+                    "unmatched: up to the receiver's unmatched consumption")  # fmt: skip
+    rule_value: int | None = None
+    priority: int = Field(0, description="The sender's order: lower is served first")
+
+
+class TransferUnder(BaseModel):
+    operation: str
+    begin_s: int
+    sector: str
+    amount_wh: int
+    status: str
+
+
+class AgreementOut(BaseModel):
+    id: str
+    sender: str
+    receiver: str | None
+    receiver_xpub: str | None
+    proposed_by: str
+    status: str = Field(description="PROPOSED, ACCEPTED, DECLINED, WITHDRAWN, CANCELLED or EXPIRED")
+    begin_s: int
+    end_s: int | None
+    sectors: list[str] | None
+    technologies: list[str] | None
+    rule: str
+    rule_value: int | None
+    priority: int
+    created_s: int
+    expires_s: int
+    decided_s: int | None
+    transferred_wh: int = Field(description="Wh transferred under it (committed)")
+    transfers: list[TransferUnder] | None = None
+
+
+class PriorityIn(BaseModel):
+    priority: int = Field(ge=-(10**6), le=10**6)
+
+
+class AutomationIn(BaseModel):
+    enabled: bool
+
+
+class BackInTimeIn(BaseModel):
+    begin: str
+    end: str
+
+
+class RunOut(BaseModel):
+    id: int
+    account: str
+    created_s: int
+    periods: int
+    operation: str | None
+    outcome: str
+
+
+def _agreement_routes(app: FastAPI, service: "Service", owner: Any) -> None:
+    documented = errors(400, 401, 403, 404, 409, 422)
+
+    @app.post("/v1/agreements", response_model=AgreementOut, status_code=201, responses=documented,
+              summary="Propose a transfer agreement (as its sender or its receiver); one to an external endpoint is in force at once")  # fmt: skip
+    def propose(body: AgreementIn, account: str = Depends(owner)) -> dict[str, Any]:
+        receiver = body.receiver.receiver() if body.receiver is not None else account
+        begin_s = _time(body.begin, "begin")
+        end_s = None if body.end is None else _time(body.end, "end")
+        return service.agreements.propose(account, sender=body.sender or account, receiver=receiver, begin_s=begin_s,
+                                          end_s=end_s, sectors=body.sectors, technologies=body.technologies,
+                                          rule=body.rule, rule_value=body.rule_value, priority=body.priority)  # fmt: skip
+
+    @app.get("/v1/agreements", response_model=list[AgreementOut], responses=errors(401, 403),
+             summary="Your agreements, as sender and as receiver, with what was transferred under each")  # fmt: skip
+    def agreements(account: str = Depends(owner)) -> list[dict[str, Any]]:
+        return service.agreements.listed(account)
+
+    @app.get("/v1/agreements/{agreement}", response_model=AgreementOut, responses=errors(401, 403, 404),
+             summary="One agreement and the transfers made under it")  # fmt: skip
+    def agreement_(agreement: str, account: str = Depends(owner)) -> dict[str, Any]:
+        return service.agreements.get(account, agreement)
+
+    @app.post("/v1/agreements/{agreement}/{action}", response_model=AgreementOut, responses=documented,
+              summary="accept or decline (the other side), withdraw (the proposer), cancel (either side)")  # fmt: skip
+    def decide(agreement: str, action: Literal["accept", "decline", "withdraw", "cancel"],
+               account: str = Depends(owner)) -> dict[str, Any]:  # fmt: skip
+        return service.agreements.decide(account, agreement, action)
+
+    @app.put("/v1/agreements/{agreement}/priority", response_model=AgreementOut, responses=documented,
+             summary="The sender orders its agreements: lower is served first")  # fmt: skip
+    def priority(agreement: str, body: PriorityIn, account: str = Depends(owner)) -> dict[str, Any]:
+        return service.agreements.set_priority(account, agreement, body.priority)
+
+    @app.put("/v1/meters/{gsrn}/retire-priority", status_code=204, responses=errors(400, 401, 403, 404),
+             summary="The order in which your consumption meters get GGOs retired against them: lower first")  # fmt: skip
+    def retire_priority(gsrn: str, body: PriorityIn, account: str = Depends(owner)) -> None:
+        service.meters.set_retire_priority(account, gsrn, body.priority)
+
+    @app.put("/v1/automation", status_code=204, responses=errors(400, 401, 403),
+             summary="Turn automatic routing on (what you hold is routed at once) or off")  # fmt: skip
+    def automation(body: AutomationIn, account: str = Depends(owner)) -> None:
+        service.automation.enable(account, body.enabled)
+        service.wake()
+
+    @app.post("/v1/automation/runs", response_model=RunOut, responses=errors(400, 401, 403, 409),
+              summary="Route a past period now (back in time)")  # fmt: skip
+    def back_in_time(body: BackInTimeIn, account: str = Depends(owner)) -> dict[str, Any]:
+        with service.engine.connect() as conn:
+            if not wallets.get(conn, account).automation:
+                raise Refused(409, "automation_off", "turn automation on first (PUT /v1/automation)")
+        begin_s, end_s = _span(body.begin, body.end)
+        service.automation.back_in_time(account, begin_s, end_s)
+        return service.automation.run(account)
+
+    @app.get("/v1/automation/runs", response_model=list[RunOut], responses=errors(401, 403),
+             summary="The automation's runs, newest first: what each did, or why it could not")  # fmt: skip
+    def runs(account: str = Depends(owner)) -> list[dict[str, Any]]:
+        return service.automation.runs(account)
 
 
 def _csv(engine: Engine, account: str, what: str, now_s: int, lifetime_s: int) -> Iterator[str]:

@@ -45,6 +45,8 @@ accounts = Table(
     Column("next_meter", Integer, nullable=False, server_default="0"),
     Column("next_receive", Integer, nullable=False, server_default="0"),  # the next m/0'/n to hand out
     Column("watched_receive", Integer, nullable=False, server_default="0"),  # m/0'/n below this are watched
+    # Automatic routing: retire what arrives against unmatched consumption, then serve agreements.
+    Column("automation", Boolean, nullable=False, server_default=false()),
 )  # fmt: skip
 
 api_tokens = token_table(metadata)
@@ -58,6 +60,7 @@ meters = Table(
     Column("type", String(11), nullable=False),
     Column("sector", String(64)),
     Column("added_s", BigInteger, nullable=False),
+    Column("retire_priority", Integer, nullable=False, server_default="0"),  # lower first
 )  # fmt: skip
 
 receive_keys = Table(
@@ -161,6 +164,56 @@ follower = Table(
 )  # fmt: skip
 
 webhooks, deliveries = webhook_tables(metadata)  # owner: the account
+
+agreements = Table(
+    "agreements", metadata,
+    Column("id", String(40), primary_key=True),
+    Column("sender", String(40), ForeignKey("accounts.id"), nullable=False),
+    Column("receiver", String(40), ForeignKey("accounts.id")),  # an account of this service, or
+    Column("receiver_xpub", String(200)),  # an external receive endpoint
+    Column("receiver_notify", Text),
+    Column("proposed_by", String(40), nullable=False),
+    Column("status", String(9), nullable=False),  # PROPOSED ACCEPTED DECLINED WITHDRAWN CANCELLED EXPIRED
+    Column("begin_s", BigInteger, nullable=False),
+    Column("end_s", BigInteger),  # null: open-ended
+    Column("sectors", Text),  # JSON list; null: every sector
+    Column("technologies", Text),  # JSON list of EECS technology codes; null: every one
+    Column("rule", String(9), nullable=False),  # cap (Wh an hour), percent (of the sender's production), unmatched
+    Column("rule_value", BigInteger),
+    Column("priority", Integer, nullable=False, server_default="0"),  # the sender's order, lower first
+    Column("created_s", BigInteger, nullable=False),
+    Column("expires_s", BigInteger, nullable=False),  # a proposal not answered by then expires
+    Column("decided_s", BigInteger),
+    Index("ix_agreements_sender", "sender", "status", "priority"),
+    Index("ix_agreements_receiver", "receiver", "status"),
+)  # fmt: skip
+
+agreement_transfers = Table(
+    "agreement_transfers", metadata,
+    Column("agreement", String(40), ForeignKey("agreements.id"), primary_key=True),
+    Column("operation", String(40), ForeignKey("operations.id"), primary_key=True),
+    Column("begin_s", BigInteger, primary_key=True),
+    Column("sector", String(64), primary_key=True),
+    Column("amount_wh", BigInteger, nullable=False),
+)  # fmt: skip
+
+automation_queue = Table(
+    "automation_queue", metadata,  # periods of an account with something new to route
+    Column("account", String(40), ForeignKey("accounts.id"), primary_key=True),
+    Column("begin_s", BigInteger, primary_key=True),
+    Column("end_s", BigInteger, primary_key=True),
+    Column("sector", String(64), primary_key=True),
+)  # fmt: skip
+
+automation_runs = Table(
+    "automation_runs", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account", String(40), ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("created_s", BigInteger, nullable=False),
+    Column("periods", Integer, nullable=False),
+    Column("operation", String(40)),  # null when there was nothing to do, or it was refused
+    Column("outcome", Text, nullable=False),  # what it did, or why it could not
+)  # fmt: skip
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

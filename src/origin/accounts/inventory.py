@@ -21,6 +21,8 @@ from typing import Any
 
 from bip32 import BIP32
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
 from origin import database
@@ -58,6 +60,18 @@ def watch_receive(conn: Connection, account: str, receive_xpub: str, up_to: int)
     conn.execute(insert(db.receive_keys), [{"address": wallet.receive_address(view, n), "account": account, "n": n}
                                            for n in range(watched, up_to)])  # fmt: skip
     conn.execute(update(db.accounts).where(db.accounts.c.id == account).values(watched_receive=up_to))
+
+
+def enqueue_periods(conn: Connection, periods: set[tuple[str, int, int, str]]) -> None:
+    """Periods (account, begin, end, sector) with something new for the automation to route;
+    one already queued stays as it is."""
+    if not periods:
+        return
+    rows = [{"account": a, "begin_s": b, "end_s": e, "sector": s} for a, b, e, s in sorted(periods)]
+    if conn.dialect.name == "postgresql":
+        conn.execute(pg_insert(db.automation_queue).on_conflict_do_nothing(), rows)
+    else:
+        conn.execute(sqlite_insert(db.automation_queue).on_conflict_do_nothing(), rows)
 
 
 def _chunks(items: list[str]) -> Iterable[list[str]]:
@@ -316,3 +330,11 @@ class Inventory:
             watch_receive(conn, account, xpub, n + 1 + RECEIVE_GAP)
         if chunk.events:
             self._record_events(conn, chunk.events)
+        automated = {r.id for r in conn.execute(select(db.accounts.c.id).where(db.accounts.c.automation.is_(True)))}
+        if automated:  # what arrived, and consumption published: the automation routes those periods
+            arrived = [chunk.ggos[a] for a in chunk.new_ggos if chunk.ggos[a]["state"] == "available"]
+            consumed = [
+                chunk.measurements[a] for a in chunk.new_measurements if chunk.measurements[a]["type"] == "CONSUMPTION"
+            ]
+            enqueue_periods(conn, {(r["account"], r["begin_s"], r["end_s"], r["sector"]) for r in arrived + consumed
+                                   if r["account"] in automated})  # fmt: skip

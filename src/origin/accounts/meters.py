@@ -95,6 +95,13 @@ class Meters:
         self.inventory.forget_meters()
         return row
 
+    def set_retire_priority(self, account: str, gsrn: str, priority: int) -> None:
+        with database.writes(self.engine) as conn:
+            done = conn.execute(update(db.meters).where(db.meters.c.account == account, db.meters.c.gsrn == gsrn)
+                                .values(retire_priority=priority)).rowcount  # fmt: skip
+        if not done:
+            raise AccountError(f"you have no meter {gsrn}", 404, "not_found")
+
     def listed(self, account: str) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(select(db.meters).where(db.meters.c.account == account)

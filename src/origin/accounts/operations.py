@@ -75,6 +75,7 @@ class _Plan:
     units: list[list[dict[str, Any]]] = field(default_factory=list)
     reserved: list[str] = field(default_factory=list)
     notify: list[dict[str, Any]] = field(default_factory=list)
+    recorded: list[Callable[[Connection, str], None]] = field(default_factory=list)  # run with the operation's id
 
 
 def refuse(code: str, message: str, status: int = 422) -> AccountError:
@@ -175,7 +176,7 @@ class Operations:
             for row in conn.execute(select(db.measurements).where(
                     m.account == account, m.type == tx.CONSUMPTION, m.begin_s >= begin_s, m.end_s <= end_s,
                     m.amount_wh > m.retired_wh).order_by(m.begin_s, m.address)).mappings():  # fmt: skip
-                room = row["amount_wh"] - row["retired_wh"] - self._pending_retirements(conn, row["address"])
+                room = row["amount_wh"] - row["retired_wh"] - self.pending_retirements(conn, row["address"])
                 if room > 0:
                     rooms.setdefault((row["begin_s"], row["end_s"], row["sector"]), []).append([row["address"], room])
             for key, ggos in self._available_by_period(conn, account, begin_s, end_s, now_s):
@@ -194,6 +195,23 @@ class Operations:
             return p
 
         return self._run(account, "bulk_retire", request, idempotency_key, plan)
+
+    def route(self, account: str, kind: str, request: dict[str, Any],
+              choose: Callable[[Connection, int], tuple[list[tuple[str, list[Leg]]], Callable[[Connection, str], None]]],
+              ) -> dict[str, Any]:  # fmt: skip
+        """An operation whose GGOs and legs `choose` picks, in the operation's own transaction
+        (so the reads that pick them see every reservation before it); what `choose` also
+        returns is run there with the operation's id (to record what it was for)."""
+
+        def plan(conn: Connection, w: Signer, now_s: int) -> _Plan:
+            p = _Plan()
+            chosen, record = choose(conn, now_s)
+            for ggo, legs in chosen:
+                self._compose_unit(conn, w, account, ggo, legs, now_s, p)
+            p.recorded.append(record)
+            return p
+
+        return self._run(account, kind, request, None, plan)
 
     # -- planning -------------------------------------------------------------------------------
 
@@ -217,7 +235,7 @@ class Operations:
             groups.setdefault((r["begin_s"], r["end_s"], r["sector"]), []).append(dict(r))
         yield from groups.items()
 
-    def _pending_retirements(self, conn: Connection, measurement: str) -> int:
+    def pending_retirements(self, conn: Connection, measurement: str) -> int:
         """Wh that operations still pending will retire against `measurement`."""
         total = 0
         for (effects,) in conn.execute(select(db.operations.c.effects).where(db.operations.c.status.in_(OPEN))):
@@ -288,7 +306,7 @@ class Operations:
             raise refuse("period_mismatch", "a GGO retires only to a consumption measurement of its own period")
         if m["sector"] != ggo["sector"]:
             raise refuse("sector_mismatch", f"the GGO is of {ggo['sector']}, the consumption of {m['sector']}")
-        left = m["amount_wh"] - m["retired_wh"] - self._pending_retirements(conn, m["address"])
+        left = m["amount_wh"] - m["retired_wh"] - self.pending_retirements(conn, m["address"])
         if leg.amount_wh > left:
             raise refuse("over_retired", f"measurement {m['address']} has {max(left, 0)} Wh left to retire against, "
                                          f"not {leg.amount_wh}")  # fmt: skip
@@ -368,6 +386,8 @@ class Operations:
                 if not p.units:
                     raise refuse("nothing_to_do", "no GGOs match: nothing was done")
                 self._reserve(conn, account, op, p.reserved)
+                for record in p.recorded:
+                    record(conn, op)
                 batches = [[t for i in group for t in p.units[i]] for group in _groups(p.units)]
                 conn.execute(
                     insert(db.operation_batches), [_batch_row(op, n, txs, held) for n, txs in enumerate(batches)]

@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from origin.accounts import custody, db, meters
+from origin.accounts.automation import Agreements, Automation
 from origin.accounts.custody import CustodyError, LocalKek
 from origin.accounts.inventory import Event, Inventory
 from origin.accounts.ledger import LedgerAlarm, LedgerClient, LedgerUnavailable
@@ -48,7 +49,14 @@ __all__ = ["ConfigError", "Service", "init", "load", "load_kek", "set_kek_file"]
 log = logging.getLogger("origin.accounts")
 CONFIG, DATABASE, KEK_FILE = "accounts.json", "accounts.db", "kek.hex"
 OPERATOR, OWNER = "operator", "owner"
-EVENTS = ("ggo.received", "ggo.issued", "operation.completed")
+EVENTS = (
+    "ggo.received",
+    "ggo.issued",
+    "operation.completed",
+    "agreement.proposed",
+    "agreement.accepted",
+    "automation.failed",
+)
 WAKE_GAP_S = 0.25
 Fetch = Callable[..., tuple[int, bytes]]
 
@@ -141,6 +149,8 @@ class Service:
         self.operations = Operations(
             self.engine, self.kek, self.ledger, self.inventory, self.notify, self.record, clock
         )
+        self.agreements = Agreements(self.engine, self.record, clock)
+        self.automation = Automation(self.engine, self.operations, self.record, clock)
         self.meters = meters.Meters(self.engine, self.kek, self.config.datahub_url, fetch, self.inventory)
         self._stop, self._wake, self._woken = threading.Event(), threading.Event(), 0.0
 
@@ -186,10 +196,12 @@ class Service:
         return self.inventory.follow(progress=progress)
 
     def tick(self, now_s: int) -> None:
-        """The background work of one period: follow the log, drive pending operations."""
+        """The background work of one period: follow the log, drive pending operations, route
+        what arrived for accounts with automation on."""
         try:
             self.inventory.follow()
             self.operations.resume()
+            self.automation.run_due()
         except (LedgerUnavailable, LedgerAlarm) as exc:
             log.warning("%s", exc)
 

@@ -34,6 +34,7 @@ class Account:
     custody: str
     receive_xpub: str
     master_xpub: str | None
+    automation: bool = False
 
 
 def _check_xpub(xpub: object, depth: int, what: str) -> str:
@@ -79,7 +80,7 @@ def get(conn: Connection, account: str) -> Account:
     row = conn.execute(select(db.accounts).where(db.accounts.c.id == account)).mappings().first()
     if row is None:
         raise AccountError(f"no account {account}", 404, "not_found")
-    return Account(row["id"], row["name"], row["custody"], row["receive_xpub"], row["master_xpub"])
+    return Account(row["id"], row["name"], row["custody"], row["receive_xpub"], row["master_xpub"], row["automation"])
 
 
 def wallet(engine: Engine, kek: Kek, account: str) -> Wallet:
