@@ -87,3 +87,31 @@ def test_an_owner_lists_transfers_and_retires_from_the_command_line(world):
         assert r.exit_code == 2 and "unauthenticated" in r.output
     r = run("account", "ggos", env=owner)
     assert r.exit_code == 2 and "does not answer" in r.output
+
+
+def test_agreements_automation_matching_and_the_report_from_the_command_line(world, tmp_path):
+    producer, consumer = world.producer_and_consumer()
+    with served(world.service.app()) as url:
+        seller = {"ORIGIN_ACCOUNT_URL": url, "ORIGIN_ACCOUNT_TOKEN": producer["token"]}
+        buyer = {**seller, "ORIGIN_ACCOUNT_TOKEN": consumer["token"]}
+        r = run("account", "propose", "--from-account", producer["id"], "--rule", "unmatched", "--begin",
+                "2025-10-01T00:00:00Z", env=buyer)  # fmt: skip
+        assert r.exit_code == 0, r.output
+        agreement, status = r.stdout.split()
+        assert status == "PROPOSED"
+        assert run("account", "agreement", agreement, "accept", env=buyer).exit_code == 2  # the proposer cannot
+        assert run("account", "agreement", agreement, "accept", env=seller).stdout.split() == [agreement, "ACCEPTED"]
+        for env in (seller, buyer):
+            assert run("account", "automation", "on", env=env).exit_code == 0
+        world.service.tick(0)
+        world.service.tick(0)
+        listed = run("account", "agreements", env=seller).stdout
+        assert agreement in listed and "ACCEPTED" in listed and " 0 Wh transferred" not in listed
+        r = run("account", "matching", "--from", "2025-10-25T00:00:00Z", "--until", "2025-10-28T00:00:00Z", env=buyer)
+        assert r.exit_code == 0 and r.stdout.startswith("2025-10-26"), r.output
+        out = tmp_path / "report.html"
+        r = run("account", "report", "--from", "2025-10-25T00:00:00Z", "--until", "2025-10-28T00:00:00Z", "--out", out,
+                env=buyer)  # fmt: skip
+        assert r.exit_code == 0 and "matched hour by hour" in out.read_text()
+        r = run("account", "propose", "--rule", "cap", "--begin", "2025-10-01T00:00:00Z", env=buyer)
+        assert r.exit_code == 2 and "--to" in r.output

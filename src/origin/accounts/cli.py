@@ -307,3 +307,97 @@ def account_retire(api: Api, ggo: str | None, amount_wh: int | None, begin: str 
 def account_status(api: Api, operation: str) -> None:
     """An operation's status, and the reason if it failed."""
     click.echo(json.dumps(api.call("GET", f"/v1/operations/{operation}"), indent=2))
+
+
+@account.command("matching")
+@click.option("--from", "begin", required=True, help="ISO 8601, UTC.")
+@click.option("--until", "end", required=True)
+@click.option("--resolution", type=click.Choice(["hour", "day", "week", "month", "year"]), default="day",
+              show_default=True)  # fmt: skip
+@click.option("--sector", default=None)
+@click.pass_obj
+def account_matching(api: Api, begin: str, end: str, resolution: str, sector: str | None) -> None:
+    """How much of your consumption was matched hour by hour, per day (or other bucket)."""
+    import urllib.parse
+
+    query = urllib.parse.urlencode({k: v for k, v in (("begin", begin), ("end", end), ("resolution", resolution),
+                                                      ("sector", sector)) if v})  # fmt: skip
+    found = api.call("GET", f"/v1/matching?{query}")
+    for p in found["periods"]:
+        coverage = "-" if p["coverage"] is None else f"{p['coverage'] * 100:5.1f} %"
+        click.echo(f"{p['period']:<26} {p['consumption_wh']:>14,} Wh  matched {p['matched_wh']:>14,} Wh  {coverage}")
+    score = "no consumption" if found["score"] is None else f"{found['score'] * 100:.1f} % matched hour by hour"
+    click.echo(f"{found['matched_wh']:,} of {found['consumption_wh']:,} Wh: {score}", err=True)
+
+
+@account.command("report")
+@click.option("--from", "begin", required=True, help="ISO 8601, UTC.")
+@click.option("--until", "end", required=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The HTML file to write.")
+@click.pass_obj
+def account_report(api: Api, begin: str, end: str, out: Path) -> None:
+    """Save the printable matching report (open it in a browser, print or save as PDF)."""
+    import urllib.parse
+
+    from origin.client import http
+
+    query = urllib.parse.urlencode({"begin": begin, "end": end})
+    try:
+        status, page = http(
+            "GET", f"{api.url}/v1/report.html?{query}", headers={"Authorization": f"Bearer {api.token}"}
+        )
+    except (OSError, ValueError) as exc:
+        fail(f"the account service at {api.url} does not answer: {exc}")
+    if status != 200:
+        fail(f"the account service refused the report: HTTP {status}: {page[:200].decode(errors='replace')}")
+    out.write_bytes(page)
+    click.echo(f"wrote {out}")
+
+
+@account.command("agreements")
+@click.pass_obj
+def account_agreements(api: Api) -> None:
+    """Your transfer agreements, as sender and receiver."""
+    for a in api.call("GET", "/v1/agreements"):
+        value = "" if a["rule_value"] is None else f" {a['rule_value']}"
+        click.echo(f"{a['id']}  {a['status']:<9} {a['sender']} -> {a['receiver'] or a['receiver_xpub'][:20] + '...'}  "
+                   f"{a['rule']}{value}  priority {a['priority']}  {a['transferred_wh']:,} Wh transferred")  # fmt: skip
+
+
+@account.command("propose")
+@click.option("--to", "to", default=None, help="You send: the receiving account (or an external endpoint's xpub).")
+@click.option("--from-account", "sender", default=None, help="You receive: the sending account.")
+@click.option("--rule", type=click.Choice(["cap", "percent", "unmatched"]), required=True)
+@click.option("--value", type=int, default=None, help="Wh an hour (cap) or a percentage (percent).")
+@click.option("--begin", required=True, help="From (ISO 8601, UTC).")
+@click.option("--end", default=None, help="Until (left out: open-ended).")
+@click.option("--priority", type=int, default=0)
+@click.pass_obj
+def account_propose(api: Api, to: str | None, sender: str | None, rule: str, value: int | None, begin: str,
+                    end: str | None, priority: int) -> None:  # fmt: skip
+    """Propose a transfer agreement; the other side accepts or declines it."""
+    if (to is None) == (sender is None):
+        fail("give --to (you send) or --from-account (you receive)")
+    body = {"rule": rule, "rule_value": value, "begin": begin, "end": end, "priority": priority,
+            "sender": sender, "receiver": None if to is None else _receiver(to, None)}  # fmt: skip
+    found = api.call("POST", "/v1/agreements", body)
+    click.echo(f"{found['id']} {found['status']}")
+
+
+@account.command("agreement")
+@click.argument("agreement")
+@click.argument("action", type=click.Choice(["accept", "decline", "withdraw", "cancel"]))
+@click.pass_obj
+def account_agreement(api: Api, agreement: str, action: str) -> None:
+    """Accept, decline, withdraw or cancel an agreement."""
+    found = api.call("POST", f"/v1/agreements/{agreement}/{action}", {})
+    click.echo(f"{found['id']} {found['status']}")
+
+
+@account.command("automation")
+@click.argument("state", type=click.Choice(["on", "off"]))
+@click.pass_obj
+def account_automation(api: Api, state: str) -> None:
+    """Turn automatic routing on or off."""
+    api.call("PUT", "/v1/automation", {"enabled": state == "on"})
+    click.echo(f"automation {state}")
