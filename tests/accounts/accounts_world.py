@@ -3,12 +3,14 @@ its importer, the fake DataHub behind it) and the account service, each reached 
 through a router, as they reach one another in production."""
 
 import contextlib
+import json
 import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
 
 from datahub_world import BEGIN, END, FLEET, SECTORS, ImporterWorld
+from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
 from harness.soak import free_port
@@ -20,7 +22,7 @@ from origin.ledger.api import create_app
 from origin.protocol.times import parse_time
 from origin.server import make_server
 
-__all__ = ["BEGIN", "END", "FLEET", "AccountsWorld", "Kill", "Router", "served"]
+__all__ = ["BEGIN", "END", "FLEET", "AccountsWorld", "Kill", "Router", "collector", "served"]
 
 
 class Kill(BaseException):
@@ -68,6 +70,18 @@ def served(app) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def collector(received: list) -> FastAPI:
+    """A webhook subscriber that keeps every POST's JSON body."""
+    app = FastAPI()
+
+    @app.post("/in")
+    async def take(request: Request) -> dict:
+        received.append(json.loads(await request.body()))
+        return {}
+
+    return app
 
 
 class AccountsWorld:

@@ -7,8 +7,7 @@ import io
 import json
 
 import pytest
-from accounts_world import FLEET
-from fastapi import FastAPI, Request
+from accounts_world import FLEET, collector
 from fastapi.routing import APIRoute
 
 PUBLIC = {("POST", "/v1/notify")}
@@ -120,7 +119,7 @@ def test_webhooks_carry_the_accounts_events(world):
     world.service.config.allow_private = True
     producer, consumer = world.producer_and_consumer()
     received = []
-    world.router.mount("hooks", _collector(received))
+    world.router.mount("hooks", collector(received))
     r = world.post(consumer, "/v1/webhooks", {"url": "http://hooks/in", "secret": "s" * 20})
     assert r.status_code == 201, r.text
     ggo = world.get(producer, "/v1/ggos", state="available")["ggos"][0]
@@ -130,17 +129,6 @@ def test_webhooks_carry_the_accounts_events(world):
     mine = world.get(consumer, "/v1/ggos")["ggos"]
     assert events == [("ggo.received", mine[0]["address"])]
     assert all(e["data"].get("id") != op["id"] for post in received for e in post["events"])  # not the sender's
-
-
-def _collector(received):
-    app = FastAPI()
-
-    @app.post("/in")
-    async def take(request: Request) -> dict:
-        received.append(json.loads(await request.body()))
-        return {}
-
-    return app
 
 
 def test_csv_exports_hold_the_inventory(world):

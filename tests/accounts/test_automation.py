@@ -3,6 +3,7 @@ first and then serves agreements, in whichever order GGOs and consumption arrive
 
 import concurrent.futures
 
+from accounts_world import collector
 from sqlalchemy import func, select
 
 from origin.accounts import db
@@ -43,6 +44,23 @@ def test_an_agreement_is_proposed_answered_and_ends(world):
         r = world.post(producer, "/v1/agreements", {"receiver": {"account": consumer["id"]},
                                                     "begin": "2025-10-01T00:00:00Z", **body})  # fmt: skip
         assert r.status_code == 422, (body, r.text)
+
+
+def test_the_other_side_hears_of_a_proposal_and_both_of_its_acceptance(world):
+    world.service.config.allow_private = True
+    producer, consumer = world.producer_and_consumer()
+    received: list = []
+    world.router.mount("hooks", collector(received))
+    for who in (producer, consumer):
+        r = world.post(who, "/v1/webhooks", {"url": "http://hooks/in", "secret": "s" * 20,
+                                             "events": ["agreement.proposed", "agreement.accepted"]})  # fmt: skip
+        assert r.status_code == 201, r.text
+    offer = agree(world, consumer, {"sender": producer["id"], "begin": "2025-10-01T00:00:00Z", "rule": "cap",
+                                    "rule_value": 10})  # fmt: skip
+    world.post(producer, f"/v1/agreements/{offer['id']}/accept", {})
+    world.service.deliver_webhooks(int(world.clock()))
+    events = sorted(e["event"] for post in received for e in post["events"])
+    assert events == ["agreement.accepted", "agreement.accepted", "agreement.proposed"]
 
 
 def test_routing_retires_then_serves_agreements_in_either_order_of_arrival(world):
