@@ -1,5 +1,6 @@
 """Transfer agreements, the transfers made under them, automatic routing (its queue of periods
-and its runs), and the retire priority of consumption meters."""
+and its runs), and the retire priority of consumption meters. Plain ALTER TABLE ADD COLUMN: on
+SQLite a batch migration would copy the accounts table, which its foreign keys forbid."""
 
 import sqlalchemy as sa
 from alembic import op
@@ -38,9 +39,8 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id"),
     )
-    with op.batch_alter_table("agreements", schema=None) as batch_op:
-        batch_op.create_index("ix_agreements_receiver", ["receiver", "status"], unique=False)
-        batch_op.create_index("ix_agreements_sender", ["sender", "status", "priority"], unique=False)
+    op.create_index("ix_agreements_receiver", "agreements", ["receiver", "status"], unique=False)
+    op.create_index("ix_agreements_sender", "agreements", ["sender", "status", "priority"], unique=False)
 
     op.create_table(
         "automation_queue",
@@ -68,8 +68,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id"),
     )
-    with op.batch_alter_table("automation_runs", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_automation_runs_account"), ["account"], unique=False)
+    op.create_index("ix_automation_runs_account", "automation_runs", ["account"], unique=False)
 
     op.create_table(
         "agreement_transfers",
@@ -88,8 +87,6 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("agreement", "operation", "begin_s", "sector"),
     )
-    with op.batch_alter_table("accounts", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("automation", sa.Boolean(), server_default=sa.false(), nullable=False))
+    op.add_column("accounts", sa.Column("automation", sa.Boolean(), server_default=sa.false(), nullable=False))
 
-    with op.batch_alter_table("meters", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("retire_priority", sa.Integer(), server_default="0", nullable=False))
+    op.add_column("meters", sa.Column("retire_priority", sa.Integer(), server_default="0", nullable=False))
