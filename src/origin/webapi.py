@@ -113,9 +113,10 @@ def cursor(after: str) -> tuple[int, str] | None:
     return int(begin), key
 
 
-def local_period(hour_s: int, resolution: str) -> str:
-    """The Danish hour, day, ISO week, month or year a UTC hour falls in."""
-    local = datetime.fromtimestamp(hour_s, UTC).astimezone(COPENHAGEN)
+def local_period(hour: int | datetime, resolution: str) -> str:
+    """The Danish hour, day, ISO week, month or year a UTC hour (seconds, or already in Danish
+    time) falls in."""
+    local = datetime.fromtimestamp(hour, UTC).astimezone(COPENHAGEN) if isinstance(hour, int) else hour
     if resolution == "week":
         year, week, _ = local.isocalendar()
         return f"{year}-W{week:02d}"

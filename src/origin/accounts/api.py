@@ -521,8 +521,8 @@ def _matching_routes(app: FastAPI, service: "Service", owner: Any) -> None:
     def report_(begin: str, end: str, sector: str | None = None, account: str = Depends(owner)) -> str:
         begin_s, end_s = _span(begin, end)
         with engine.connect() as conn:
-            by = {r: matching.matching(conn, account, begin_s, end_s, r, sector).out()
-                  for r in ("day", "week", "month", "year")}  # fmt: skip
+            found = matching.matchings(conn, account, begin_s, end_s, ("day", "week", "month", "year"), sector)
+            by = {r: m.out() for r, m in found.items()}
             retired = matching.retired_ggos(conn, account, begin_s, end_s, sector)
             name = wallets.get(conn, account).name
         return report.render(name, begin_s, end_s, by, retired, service.config.ledger_url)

@@ -114,7 +114,7 @@ retirements = Table(
     "retirements", metadata,
     Column("ggo", String(ADDRESS), primary_key=True),
     Column("account", String(40), ForeignKey("accounts.id"), nullable=False),
-    Column("measurement", String(ADDRESS), nullable=False),
+    Column("measurement", String(ADDRESS), nullable=False, index=True),
     Column("amount_wh", BigInteger, nullable=False),
     Column("seq", BigInteger, nullable=False),
 )  # fmt: skip

@@ -103,23 +103,31 @@ class Matching:
 def matching(conn: Connection, account: str, begin_s: int, end_s: int, resolution: str,
              sector: str | None = None) -> Matching:  # fmt: skip
     """The account's matching over [begin, end), in buckets of `resolution`."""
+    return matchings(conn, account, begin_s, end_s, (resolution,), sector)[resolution]
+
+
+def matchings(conn: Connection, account: str, begin_s: int, end_s: int, resolutions: tuple[str, ...],
+              sector: str | None = None) -> dict[str, Matching]:  # fmt: skip
+    """The matching in buckets of each resolution: the database sums the hours once."""
     found = hours(conn, account, begin_s, end_s, sector)
     by_tech = retired_by_technology(conn, account, begin_s, end_s, sector)
-    buckets: dict[str, Bucket] = {}
+    buckets: dict[str, dict[str, Bucket]] = {r: {} for r in resolutions}
     profile = [Bucket(f"{h:02d}") for h in range(24)]
     total = Bucket("all")
     for h in found:
-        key = local_period(h.hour_s, resolution)
-        local_hour = datetime.fromtimestamp(h.hour_s, UTC).astimezone(COPENHAGEN).hour
+        local = datetime.fromtimestamp(h.hour_s, UTC).astimezone(COPENHAGEN)
         techs = by_tech.get((h.hour_s, h.sector), {})
         matched_share = h.matched_wh / h.retired_wh if h.retired_wh else 0.0
-        for bucket in (buckets.setdefault(key, Bucket(key)), profile[local_hour], total):
+        keys = [local_period(local, r) for r in resolutions]
+        chosen = [buckets[r].setdefault(k, Bucket(k)) for r, k in zip(resolutions, keys, strict=True)]
+        for bucket in (*chosen, profile[local.hour], total):
             bucket.consumption_wh += h.consumption_wh
             bucket.matched_wh += h.matched_wh
             for t, wh in techs.items():
                 bucket.technologies[t] = bucket.technologies.get(t, 0) + round(wh * matched_share)
-    return Matching(total.consumption_wh, total.matched_wh, [b.out() for b in buckets.values()],
-                    [b.out() for b in profile], dict(sorted(total.technologies.items())))  # fmt: skip
+    shown_profile, techs_total = [b.out() for b in profile], dict(sorted(total.technologies.items()))
+    return {r: Matching(total.consumption_wh, total.matched_wh, [b.out() for b in buckets[r].values()],
+                        shown_profile, techs_total) for r in resolutions}  # fmt: skip
 
 
 def production(conn: Connection, account: str, begin_s: int, end_s: int, resolution: str,
@@ -145,7 +153,7 @@ def production(conn: Connection, account: str, begin_s: int, end_s: int, resolut
     rows = {int(h): (int(i), int(rc), int(rt), int(u)) for h, i, rc, rt, u in conn.execute(query)}
     for h in sorted(set(produced) | set(rows)):
         issued, received, retired, unused = rows.get(h, (0, 0, 0, 0))
-        key = local_period(h, resolution)
+        key = local_period(datetime.fromtimestamp(h, UTC).astimezone(COPENHAGEN), resolution)
         b = buckets.setdefault(key, {"period": key, "produced_wh": 0, "issued_wh": 0, "received_wh": 0,
                                      "retired_wh": 0, "unused_wh": 0, "transferred_wh": 0})  # fmt: skip
         b["produced_wh"] += produced.get(h, 0)
