@@ -1,8 +1,9 @@
 """Automatic routing and hourly matching at scale. A ledger node in its own process; the account
 service in this one, with --accounts accounts: half producers, half consumers, each producer with
-an accepted "up to the receiver's unmatched consumption" agreement to one consumer (so as many
-agreements as pairs), automation on for all, and --days of production and consumption (every
-other pair reads every 15 minutes, the rest hourly). Prints:
+accepted "up to the receiver's unmatched consumption" agreements to two consumers (so as many
+agreements as accounts; the second consumer reads at the same resolution), automation on for
+all, and --days of production and consumption (every other pair reads every 15 minutes, the
+rest hourly). Prints:
 - GGOs routed a second: from the inventory seeing the data until every queue is empty (the
   producers' runs transfer, the consumers' runs retire), as a ratio to the same ledger's commit
   rate for pre-built batches measured in the same run;
@@ -118,7 +119,7 @@ def run(args: argparse.Namespace, ledger_database: str | None, accounts_database
             accounts_service.init(tmp / "accounts", ledger_url=node.url, datahub_url="http://127.0.0.1:9", kek=kek,
                                   database=accounts_database)  # fmt: skip
             svc = accounts_service.Service(tmp / "accounts", kek=kek)
-            pairs = []
+            pairs, people = [], []
             for i in range(args.accounts // 2):
                 producer = wallets.create(svc.engine, svc.kek, f"producer {i}", 0).id
                 consumer = wallets.create(svc.engine, svc.kek, f"consumer {i}", 0).id
@@ -129,15 +130,23 @@ def run(args: argparse.Namespace, ledger_database: str | None, accounts_database
                          "sector": "DK1", "added_s": 0}
                         for k, (a, x, kind) in enumerate(((producer, xpubs[0], "PRODUCTION"),
                                                           (consumer, xpubs[1], "CONSUMPTION")))])  # fmt: skip
-                offer = svc.agreements.propose(producer, sender=producer, receiver=consumer, begin_s=0, end_s=None,
-                                               sectors=None, technologies=None, rule="unmatched", rule_value=None)  # fmt: skip
-                svc.agreements.decide(consumer, offer["id"], "accept")
                 for a in (producer, consumer):
                     svc.automation.enable(a, True)
+                people.append((producer, consumer))
                 pairs.append((xpubs[0], xpubs[1], 900 if i % 2 else HOUR_S))
+            for i, (producer, consumer) in enumerate(people):  # two agreements a producer: as many as accounts
+                for priority, (_, receiver) in enumerate((people[i], people[(i + 2) % len(people)])):
+                    if priority and receiver == consumer:
+                        continue
+                    offer = svc.agreements.propose(producer, sender=producer, receiver=receiver, begin_s=0, end_s=None,
+                                                   sectors=None, technologies=None, rule="unmatched", rule_value=None,
+                                                   priority=priority)  # fmt: skip
+                    svc.agreements.decide(receiver, offer["id"], "accept")
+            with svc.engine.connect() as conn:
+                agreements = conn.execute(select(func.count()).select_from(db.agreements)).scalar_one()
             first = (int(time.time()) // DAY_S - args.days - 2) * DAY_S
             posted = seed(node.url, issuer, pairs, first, args.days)
-            print(f"{len(pairs) * 2} accounts, {len(pairs)} agreements; {posted:,} transactions of production and "
+            print(f"{len(pairs) * 2} accounts, {agreements} agreements; {posted:,} transactions of production and "
                   f"consumption over {args.days} days", flush=True)  # fmt: skip
             started = time.perf_counter()
             runs = 0

@@ -33,6 +33,7 @@ from origin.protocol.canonical import canonical, parse
 from origin.protocol.limits import SQL_PARAMETERS_MAX
 from origin.protocol.times import parse_time
 
+ENTRIES_PER_STEP = 32  # entries applied in one database transaction: memory stays small, whatever the backlog
 RECEIVE_GAP = 100  # receive indices watched past the highest used or handed out
 ADDRESSES_CACHED = 50_000  # measurement addresses kept derived, of the latest times (memory stays bounded)
 
@@ -141,15 +142,20 @@ class Inventory:
                 raise LedgerAlarm(f"two different trees of size {size}: the ledger forked its log")
             while size < target:
                 entries = self.ledger.entries(size, target)
+                read = frontier.copy()
                 for entry in entries:
-                    frontier.append(entry)
-                self._check(frontier, checkpoint)
-                with database.writes(self.engine) as conn:
-                    self._apply(conn, size, entries)
-                    conn.execute(update(db.follower).where(db.follower.c.id == 1).values(
-                        size=frontier.size, edge=json.dumps([[lv, h.hex()] for lv, h in frontier.edge])))  # fmt: skip
-                size = frontier.size
-                progress(size, target)
+                    read.append(entry)
+                self._check(read, checkpoint)  # the whole bundle is the signed tree's: apply it in steps
+                for at in range(0, len(entries), ENTRIES_PER_STEP):
+                    step = entries[at : at + ENTRIES_PER_STEP]
+                    for entry in step:
+                        frontier.append(entry)
+                    with database.writes(self.engine) as conn:
+                        self._apply(conn, size, step)
+                        conn.execute(update(db.follower).where(db.follower.c.id == 1).values(
+                            size=frontier.size, edge=json.dumps([[lv, h.hex()] for lv, h in frontier.edge])))  # fmt: skip
+                    size = frontier.size
+                    progress(size, target)
             if until is not None and size < until:
                 raise LedgerAlarm(f"the ledger's checkpoint has {size} entries; entry {until - 1} was promised")
             return size
