@@ -42,23 +42,19 @@ DAY_S = 86400
 def seed(url: str, issuer: bytes, pairs: list[tuple[str, str, int]], first_s: int, days: int) -> int:
     """Production for each producer and consumption for its consumer, every period of the days;
     the transactions posted."""
-    units, posted = [], 0
+    units = []
     for producer_xpub, consumer_xpub, step in pairs:
         views = BIP32.from_xpub(producer_xpub), BIP32.from_xpub(consumer_xpub)
         for begin in range(first_s, first_s + days * DAY_S, step):
             for view, kind in zip(views, (tx.PRODUCTION, tx.CONSUMPTION), strict=True):
                 amount = random.randint(200, 1200) * step // HOUR_S
                 m = addresses.address(addresses.MEASUREMENT, bytes(view.get_pubkey_from_path([begin // 60])))
-                units.append(tx.publish_and_issue(LEDGER, issuer, address=m, begin=format_time(begin),
-                                                  end=format_time(begin + step), sector="DK1", type=kind, amount=amount,
-                                                  tech_type="T010000", fuel_type="F01010100"))  # fmt: skip
-        if len(units) > 20_000:
-            posted += sum(len(u) for u in units)
-            post_all(url, [canonical(b) for b in pack(iter(units), 1024)])
-            units = []
-    posted += sum(len(u) for u in units)
-    post_all(url, [canonical(b) for b in pack(iter(units), 1024)])
-    return posted
+                units.append((begin, tx.publish_and_issue(LEDGER, issuer, address=m, begin=format_time(begin),
+                                                          end=format_time(begin + step), sector="DK1", type=kind,
+                                                          amount=amount, tech_type="T010000", fuel_type="F01010100")))  # fmt: skip
+    units.sort(key=lambda u: u[0])  # in time order, as the DataHub service claims them
+    post_all(url, [canonical(b) for b in pack(iter(u for _, u in units), 1024)])
+    return sum(len(u) for _, u in units)
 
 
 def matching_year(svc: accounts_service.Service) -> tuple[int, float]:

@@ -35,7 +35,7 @@ from origin.protocol.times import parse_time
 
 ENTRIES_PER_STEP = 32  # entries applied in one database transaction: memory stays small, whatever the backlog
 RECEIVE_GAP = 100  # receive indices watched past the highest used or handed out
-ADDRESSES_CACHED = 50_000  # measurement addresses kept derived, of the latest times (memory stays bounded)
+ADDRESSES_CACHED = 200_000  # measurement addresses kept derived, of the latest times (memory stays bounded)
 
 Event = tuple[str, str, dict[str, Any]]  # (account, event name, payload)
 
@@ -117,8 +117,8 @@ class Inventory:
         self.engine, self.ledger = engine, ledger
         self._record_events = record
         self._lock = threading.Lock()  # one follower at a time
-        self._times: OrderedDict[int, dict[str, tuple[str, int]]] = OrderedDict()
-        self._meters: list[tuple[str, int, BIP32]] = []
+        self._times: OrderedDict[tuple[int, str], dict[str, tuple[str, int]]] = OrderedDict()
+        self._meters: dict[str, list[tuple[str, int, BIP32]]] = {}
         self._meter_count = -1
 
     def size(self) -> int:
@@ -188,23 +188,27 @@ class Inventory:
         count = conn.execute(select(func.count()).select_from(db.meters)).scalar_one()
         if count == self._meter_count:
             return
-        rows = conn.execute(select(db.meters.c.account, db.meters.c.idx, db.meters.c.xpub)).fetchall()
-        self._meters = [(r.account, r.idx, BIP32.from_xpub(r.xpub)) for r in rows]
+        rows = conn.execute(select(db.meters.c.account, db.meters.c.idx, db.meters.c.xpub, db.meters.c.type)).fetchall()
+        self._meters = {}
+        for r in rows:
+            self._meters.setdefault(r.type, []).append((r.account, r.idx, BIP32.from_xpub(r.xpub)))
         self._meter_count = count
         self._times.clear()
 
-    def _measurement_owners(self, begin_s: int) -> dict[str, tuple[str, int]]:
-        """address -> (account, meter) of every meter's measurement that begins at begin_s."""
-        found = self._times.get(begin_s)
+    def _measurement_owners(self, begin_s: int, kind: str) -> dict[str, tuple[str, int]]:
+        """address -> (account, meter) of every `kind` meter's measurement that begins at begin_s."""
+        key = (begin_s, kind)
+        found = self._times.get(key)
         if found is None:
             t = wallet.minute_index(begin_s)
+            meters = self._meters.get(kind, [])
             found = {addresses.address(addresses.MEASUREMENT, m.get_pubkey_from_path([t])): (account, idx)
-                     for account, idx, m in self._meters}  # fmt: skip
-            self._times[begin_s] = found
-            while len(self._times) > max(2, ADDRESSES_CACHED // max(1, len(self._meters))):
+                     for account, idx, m in meters}  # fmt: skip
+            self._times[key] = found
+            while len(self._times) > max(4, ADDRESSES_CACHED // max(1, len(meters))):
                 self._times.popitem(last=False)
         else:
-            self._times.move_to_end(begin_s)
+            self._times.move_to_end(key)
         return found
 
     def _apply(self, conn: Connection, start: int, entries: list[bytes]) -> None:
@@ -235,7 +239,7 @@ class Inventory:
         p, kind = tx["payload"], tx["type"]
         if kind == "publish_measurement":
             begin = parse_time(p["begin"])
-            owner = self._measurement_owners(begin).get(p["address"])
+            owner = self._measurement_owners(begin, p["type"]).get(p["address"])
             if owner is not None:
                 chunk.measurements[p["address"]] = {
                     "address": p["address"], "account": owner[0], "meter": owner[1], "begin_s": begin,
