@@ -2,8 +2,9 @@
 first and then serves agreements, in whichever order GGOs and consumption arrive, exactly once."""
 
 import concurrent.futures
+import contextlib
 
-from accounts_world import collector
+from accounts_world import Kill, collector
 from sqlalchemy import func, select
 
 from origin.accounts import db
@@ -146,3 +147,26 @@ def test_back_in_time_needs_automation_and_routes_a_past_period(world):
     run = world.post(consumer, "/v1/automation/runs", span).json()
     assert run["operation"] and "COMMITTED" in run["outcome"], run
     assert sum(m["retired_wh"] for m in world.get(consumer, "/v1/measurements")["measurements"]) > 0
+
+
+def test_a_run_killed_after_submitting_is_finished_on_restart_and_spends_nothing_twice(world):
+    producer, consumer = world.producer_and_consumer()
+    offer = agree(world, consumer, {"sender": producer["id"], "begin": "2025-10-01T00:00:00Z", "rule": "unmatched"})
+    world.post(producer, f"/v1/agreements/{offer['id']}/accept", {})
+    world.api.put("/v1/automation", json={"enabled": True}, headers=world.as_(producer["token"]))
+    world.router.kill_after_post.add("ledger")
+    with contextlib.suppress(Kill):
+        world.service.automation.run_due()
+    world.router.kill_after_post.clear()
+    with world.service.engine.connect() as conn:  # the run's periods left the queue with its operation
+        assert conn.execute(select(func.count()).select_from(db.automation_queue)
+                            .where(db.automation_queue.c.account == producer["id"])).scalar_one() == 0  # fmt: skip
+    world.service.stop()
+    world.start()
+    world.service.tick(0)
+    world.service.tick(0)
+    ops = world.get(producer, "/v1/operations")["operations"]
+    assert ops and all(op["status"] == "COMMITTED" for op in ops), ops
+    assert reconcile(world.service.engine, world.service.ledger).differences == []
+    received = sum(g["amount_wh"] for g in world.get(consumer, "/v1/ggos")["ggos"] if g["source"] == "received")
+    assert received == world.get(producer, f"/v1/agreements/{offer['id']}")["transferred_wh"] > 0
