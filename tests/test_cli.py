@@ -152,10 +152,16 @@ def test_an_answer_that_breaks_off_is_a_connection_error():
     server.close()
 
 
-def wait_for_file(path, proc, timeout_s=120):
+def wait_for_file(path, proc, timeout_s=300):
+    """Until `path` exists; on a timeout or an exit, the process's output (ended first, so that
+    reading it cannot wait for ever)."""
     deadline = time.monotonic() + timeout_s
     while not path.exists():
-        assert time.monotonic() < deadline and proc.poll() is None, proc.stdout.read()
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            raise AssertionError(
+                f"{path.name} did not appear: {proc.communicate()[0].decode(errors='replace')[-3000:]}"
+            )
         time.sleep(0.2)
 
 

@@ -12,12 +12,14 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from origin.accounts import service as accounts
 from origin.accounts import wallets
+from origin.accounts.operations import Operations
 from origin.datahub import auth, db, meters, service, synthetic
 from origin.datahub.fake import PREFIX, REFRESH_TOKEN, create_fake_app
 from origin.folder import rewrite_private, write_private
@@ -36,6 +38,7 @@ DATAHUB, ACCOUNTS = "datahub", "accounts"
 IMPORT_EVERY_S = 300
 IMPORT_WINDOW_S = 2 * 86400
 DAY_S = 86400
+TRADE_WAIT_S = 300
 # Who trades with whom: each producer sends this many Wh of every period to a consumer.
 DEALS = (("customer-0", "customer-2", 1_000), ("customer-1", "customer-3", 200_000))
 
@@ -151,22 +154,31 @@ def _write_keys(data: Path, issuer: Wallet, tokens: dict[str, str], account_toke
     write_private(data / KEYS_FILE, json.dumps(keys, indent=2))
 
 
+def _settled(ops: Operations, account: str, op: dict[str, Any]) -> dict[str, Any]:
+    """The operation once the ledger decided (one of many batches runs in the background)."""
+    deadline = time.monotonic() + TRADE_WAIT_S
+    while op["status"] == "PENDING" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        op = ops.get(account, op["id"])
+    if op["status"] != "COMMITTED":
+        raise RuntimeError(f"a demo trade did not commit: {op['status']} {op['error']}")
+    return op
+
+
 def trade_once(data: Path, accounts_service: accounts.Service, now_s: int) -> None:
     """The day's trades, once per demo folder: each producer transfers part of every period of
-    the last day to its consumer, who retires what it holds against its consumption."""
+    the last two days to its consumer, who retires what it holds against its consumption."""
     data = Path(data)
     if (data / TRADED_FILE).exists():
         return
     accounts_service.follow()
     ids, ops = _account_ids(accounts_service), accounts_service.operations
     end_s = now_s - now_s % DAY_S
-    done = []
-    for producer, consumer, amount_wh in DEALS:
-        done.append(ops.transfer_hourly(ids[producer], ids[consumer], amount_wh, end_s - 2 * DAY_S, end_s))
-    for _, consumer, _ in DEALS:
-        done.append(ops.retire_period(ids[consumer], end_s - 2 * DAY_S, end_s))
-    failed = [op for op in done if op["status"] != "COMMITTED"]
-    if failed:
-        raise RuntimeError(f"a demo trade did not commit: {failed[0]['error']}")
+    done = [_settled(ops, ids[producer], ops.transfer_hourly(ids[producer], ids[consumer], amount_wh,
+                                                            end_s - 2 * DAY_S, end_s))
+            for producer, consumer, amount_wh in DEALS]  # fmt: skip
+    accounts_service.follow()  # the consumers hold what they were sent
+    done += [_settled(ops, ids[consumer], ops.retire_period(ids[consumer], end_s - 2 * DAY_S, end_s))
+             for _, consumer, _ in DEALS]  # fmt: skip
     (data / TRADED_FILE).write_text(f"{len(done)} operations\n")
     logger.info("the demo's customers made %d operations through the account service", len(done))
