@@ -170,3 +170,29 @@ def test_a_run_killed_after_submitting_is_finished_on_restart_and_spends_nothing
     assert reconcile(world.service.engine, world.service.ledger).differences == []
     received = sum(g["amount_wh"] for g in world.get(consumer, "/v1/ggos")["ggos"] if g["source"] == "received")
     assert received == world.get(producer, f"/v1/agreements/{offer['id']}")["transferred_wh"] > 0
+
+
+def test_a_run_the_ledger_refuses_is_listed_and_sent_as_automation_failed(world):
+    world.service.config.allow_private = True
+    producer, consumer = world.producer_and_consumer()
+    received: list = []
+    world.router.mount("hooks", collector(received))
+    world.post(
+        consumer, "/v1/webhooks", {"url": "http://hooks/in", "secret": "s" * 20, "events": ["automation.failed"]}
+    )
+    consumption = {m["begin"]: m for m in world.get(consumer, "/v1/measurements", type="CONSUMPTION")["measurements"]}
+    ggo = next(g for g in world.get(producer, "/v1/ggos", state="available")["ggos"]
+               if g["begin"] in consumption and g["amount_wh"] > consumption[g["begin"]]["amount_wh"])  # fmt: skip
+    world.post(producer, "/v1/transfers", {"ggo": ggo["address"], "to": {"account": consumer["id"]}})
+    with world.service.engine.begin() as conn:  # a stale view, as if retired from another wallet: the ledger says no
+        conn.execute(db.measurements.update().where(db.measurements.c.account == consumer["id"])
+                     .values(amount_wh=10**9))  # fmt: skip
+    world.api.put("/v1/automation", json={"enabled": True}, headers=world.as_(consumer["token"]))
+    world.service.automation.run_due()
+    runs = world.get(consumer, "/v1/automation/runs")
+    assert runs[0]["outcome"].startswith("failed: over_retired"), runs
+    world.service.deliver_webhooks(int(world.clock()))
+    assert [e["event"] for post in received for e in post["events"]] == ["automation.failed"]
+    bad = world.post(producer, "/v1/agreements", {"receiver": {"xpub": "xpub-not-really"}, "begin": "2025-10-01T00:00:00Z",
+                                                  "rule": "cap", "rule_value": 5})  # fmt: skip
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_agreement"

@@ -25,6 +25,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
+from bip32 import BIP32
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
@@ -51,6 +52,37 @@ def _agreement_out(row: Any, transferred_wh: int) -> dict[str, Any]:
             "expires_s": row["expires_s"], "decided_s": row["decided_s"], "transferred_wh": transferred_wh}  # fmt: skip
 
 
+def _is_xpub(text: str) -> bool:
+    try:
+        BIP32.from_xpub(text)
+    except Exception:  # the library raises several kinds for a bad encoding
+        return False
+    return True
+
+
+def _check_terms(endpoint: Endpoint | None, begin_s: int, end_s: int | None, sectors: list[str] | None,
+                 technologies: list[str] | None, rule: str, rule_value: int | None) -> None:  # fmt: skip
+    """An agreement's terms as the rules can follow them; else a refusal saying which."""
+    if endpoint is not None and not _is_xpub(endpoint.xpub):
+        raise refuse("invalid_agreement", "the receive endpoint's xpub is not a BIP32 extended public key")
+    if endpoint is not None and rule == "unmatched":
+        raise refuse(
+            "invalid_agreement", "an external receiver's consumption is not known here: use a cap or a percentage"
+        )
+    if rule not in RULES:
+        raise refuse("invalid_agreement", f"the rule is one of {', '.join(RULES)}")
+    if rule == "cap" and not (rule_value and 1 <= rule_value <= 10**15):
+        raise refuse("invalid_agreement", "a cap is 1 Wh an hour or more")
+    if rule == "percent" and not (rule_value and 1 <= rule_value <= 100):
+        raise refuse("invalid_agreement", "a percentage is 1 to 100")
+    if end_s is not None and end_s <= begin_s:
+        raise refuse("invalid_agreement", "an agreement's end comes after its beginning")
+    if sectors is not None and (not sectors or any(not 0 < len(s) <= 64 for s in sectors)):
+        raise refuse("invalid_agreement", "sectors are a list of price areas (or left out for every one)")
+    if technologies is not None and (not technologies or any(not _TECHNOLOGY.match(t) for t in technologies)):
+        raise refuse("invalid_agreement", "technologies are EECS codes such as T010000 (or left out for every one)")
+
+
 def _retire_leg(measurement: str, amount_wh: int) -> Leg:
     return Leg(amount_wh, measurement=measurement)
 
@@ -72,22 +104,7 @@ class Agreements:
             raise refuse("forbidden", "an agreement is proposed by its sender or its receiver", 403)
         if sender == receiver:
             raise refuse("invalid_agreement", "an agreement is between two accounts")
-        if external and rule == "unmatched":
-            raise refuse(
-                "invalid_agreement", "an external receiver's consumption is not known here: use a cap or a percentage"
-            )
-        if rule not in RULES:
-            raise refuse("invalid_agreement", f"the rule is one of {', '.join(RULES)}")
-        if rule == "cap" and not (rule_value and 1 <= rule_value <= 10**15):
-            raise refuse("invalid_agreement", "a cap is 1 Wh an hour or more")
-        if rule == "percent" and not (rule_value and 1 <= rule_value <= 100):
-            raise refuse("invalid_agreement", "a percentage is 1 to 100")
-        if end_s is not None and end_s <= begin_s:
-            raise refuse("invalid_agreement", "an agreement's end comes after its beginning")
-        if sectors is not None and (not sectors or any(not 0 < len(s) <= 64 for s in sectors)):
-            raise refuse("invalid_agreement", "sectors are a list of price areas (or left out for every one)")
-        if technologies is not None and (not technologies or any(not _TECHNOLOGY.match(t) for t in technologies)):
-            raise refuse("invalid_agreement", "technologies are EECS codes such as T010000 (or left out for every one)")
+        _check_terms(endpoint, begin_s, end_s, sectors, technologies, rule, rule_value)
         now_s = int(self.clock())
         agreement = "agr_" + secrets.token_hex(8)
         with database.writes(self.engine) as conn:
