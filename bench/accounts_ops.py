@@ -155,20 +155,27 @@ def main() -> None:
         run(args, *databases)
 
 
+def ledger_and_accounts(tmp: Path, issuer: bytes, ledger_database: str | None,
+                        accounts_database: str | None) -> tuple[NodeProcess, Path, Path]:  # fmt: skip
+    """A ledger node (its own process, the issuer's key in its genesis) and an account service's
+    folder pointing at it: the node, the folder and its KEK file."""
+    ledger_data.init(tmp / "ledger", LEDGER, [keys.public_key(issuer).hex()], database=ledger_database)
+    node = NodeProcess(tmp / "ledger", ledger_database)
+    node.wait_role("active")
+    kek = tmp / "kek.hex"
+    kek.write_text(LocalKek.generate_hex())
+    accounts_service.init(tmp / "accounts", ledger_url=node.url, datahub_url="http://127.0.0.1:9", kek=kek,
+                          database=accounts_database)  # fmt: skip
+    return node, tmp / "accounts", kek
+
+
 def run(args: argparse.Namespace, ledger_database: str | None, accounts_database: str | None) -> None:
     issuer = keys.new_private_key()
     node = service_process = None
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         try:
-            ledger_data.init(tmp / "ledger", LEDGER, [keys.public_key(issuer).hex()], database=ledger_database)
-            node = NodeProcess(tmp / "ledger", ledger_database)
-            node.wait_role("active")
-            kek = tmp / "kek.hex"
-            kek.write_text(LocalKek.generate_hex())
-            folder = tmp / "accounts"
-            accounts_service.init(folder, ledger_url=node.url, datahub_url="http://127.0.0.1:9", kek=kek,
-                                  database=accounts_database)  # fmt: skip
+            node, folder, kek = ledger_and_accounts(tmp, issuer, ledger_database, accounts_database)
             svc = accounts_service.Service(folder, kek=kek)
             producer = wallets.create(svc.engine, svc.kek, "Producer", int(time.time()))
             buyer = wallets.create(svc.engine, svc.kek, "Buyer", int(time.time()))

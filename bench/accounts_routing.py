@@ -23,14 +23,11 @@ from pathlib import Path
 from bip32 import BIP32
 from sqlalchemy import func, insert, select
 
-from accounts_ops import HOUR_S, IN_FLIGHT, LEDGER, POSTGRES, post_all, yardstick
+from accounts_ops import HOUR_S, IN_FLIGHT, LEDGER, POSTGRES, ledger_and_accounts, post_all, yardstick
 from harness.scratch import scratch_database
-from harness.soak import NodeProcess
 from harness.trading import pack
 from origin.accounts import db, matching, wallets
 from origin.accounts import service as accounts_service
-from origin.accounts.custody import LocalKek
-from origin.ledger import data as ledger_data
 from origin.protocol import addresses, keys
 from origin.protocol import transactions as tx
 from origin.protocol.canonical import canonical
@@ -107,14 +104,8 @@ def run(args: argparse.Namespace, ledger_database: str | None, accounts_database
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         try:
-            ledger_data.init(tmp / "ledger", LEDGER, [keys.public_key(issuer).hex()], database=ledger_database)
-            node = NodeProcess(tmp / "ledger", ledger_database)
-            node.wait_role("active")
-            kek = tmp / "kek.hex"
-            kek.write_text(LocalKek.generate_hex())
-            accounts_service.init(tmp / "accounts", ledger_url=node.url, datahub_url="http://127.0.0.1:9", kek=kek,
-                                  database=accounts_database)  # fmt: skip
-            svc = accounts_service.Service(tmp / "accounts", kek=kek)
+            node, folder, kek = ledger_and_accounts(tmp, issuer, ledger_database, accounts_database)
+            svc = accounts_service.Service(folder, kek=kek)
             pairs, people = [], []
             for i in range(args.accounts // 2):
                 producer = wallets.create(svc.engine, svc.kek, f"producer {i}", 0).id

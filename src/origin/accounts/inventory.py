@@ -128,11 +128,11 @@ class Inventory:
     def follow(self, until: int | None = None, progress: Callable[[int, int], None] = lambda done, total: None) -> int:
         """Apply the log's new entries to the inventory, up to the signed checkpoint (or at least
         to `until` entries, when the caller knows of a newer one); the size followed."""
-        if until is not None and self.size() >= until:
-            return self.size()
+        if until is not None and (size := self.size()) >= until:
+            return size
         with self._lock:
-            if until is not None and self.size() >= until:  # another follow took it there meanwhile
-                return self.size()
+            if until is not None and (size := self.size()) >= until:  # another follow took it there meanwhile
+                return size
             checkpoint = self.ledger.checkpoint()
             size, frontier = self._position()
             if checkpoint.size < size:

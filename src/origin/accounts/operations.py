@@ -409,11 +409,11 @@ class Operations:
         ledger = self.ledger.config().ledger
         with self.engine.connect() as conn:
             found = wallets_.get(conn, account)
-            meters = {r.idx: r.xpub for r in conn.execute(select(db.meters.c.idx, db.meters.c.xpub)
-                                                          .where(db.meters.c.account == account))}  # fmt: skip
-        if found.custody == wallets_.HELD:
-            return HeldSigner(ledger, wallets_.wallet(self.engine, self.kek, account))
-        return OwnerSigner(ledger, meters, found.receive_xpub)
+            if found.custody == wallets_.SELF:  # the owner signs: the service needs only the xpubs
+                meters = {r.idx: r.xpub for r in conn.execute(select(db.meters.c.idx, db.meters.c.xpub)
+                                                              .where(db.meters.c.account == account))}  # fmt: skip
+                return OwnerSigner(ledger, meters, found.receive_xpub)
+        return HeldSigner(ledger, wallets_.wallet(self.engine, self.kek, account))
 
     def sign(self, account: str, op: str, signatures: list[str]) -> dict[str, Any]:
         """The owner's signatures for a self-custody operation's transactions, in the order
