@@ -162,3 +162,23 @@ def test_a_long_operation_runs_in_the_background_and_is_polled(world, monkeypatc
     assert op["status"] == "COMMITTED" and all(b["status"] == "COMMITTED" for b in op["batches"])
     world.service.follow()  # the driver follows too, just after it records the outcome
     assert world.get(consumer, "/v1/ggos")["ggos"]
+
+
+def test_two_retirements_of_one_compose_count_together_against_the_room(world):
+    """Each part fits the consumption's room alone, not both together: refused before the ledger
+    is asked, with the ledger's own code, and the GGO is not reserved."""
+    producer, consumer = world.producer_and_consumer()
+    consumption = {m["begin"]: m for m in world.get(consumer, "/v1/measurements", type="CONSUMPTION")["measurements"]}
+    ggo = next(g for g in world.get(producer, "/v1/ggos", state="available")["ggos"]
+               if g["begin"] in consumption and g["amount_wh"] > consumption[g["begin"]]["amount_wh"] > 1)  # fmt: skip
+    assert world.post(producer, "/v1/transfers", {"ggo": ggo["address"], "to": {"account": consumer["id"]}}).json()[
+        "status"
+    ] == "COMMITTED"
+    held = world.get(consumer, "/v1/ggos", state="available")["ggos"][0]
+    room = consumption[ggo["begin"]]["amount_wh"]
+    half = room // 2 + 1
+    part = {"amount_wh": half, "measurement": consumption[ggo["begin"]]["address"]}
+    r = world.post(consumer, "/v1/compose", {"ggo": held["address"], "retirements": [part, part]})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "over_retired", r.text
+    assert world.get(consumer, f"/v1/ggos/{held['address']}")["state"] == "available"
+    assert world.get(consumer, "/v1/operations")["operations"] == []

@@ -18,6 +18,7 @@ so a manual operation racing it never gets the same GGO (the later one is refuse
 tried again next run), and a restart loses nothing: the queue rows go in that same transaction.
 """
 
+import concurrent.futures
 import functools
 import json
 import re
@@ -39,6 +40,7 @@ from origin.protocol.transactions import CONSUMPTION, PRODUCTION
 PROPOSAL_LIFETIME_S = 14 * 86400
 RULES = ("cap", "percent", "unmatched")
 PERIODS_PER_RUN = 500  # queued periods one run takes (the rest, the next run)
+RUNS_AT_ONCE = 4  # accounts' runs under way together
 HOUR_S = 3600
 _TECHNOLOGY = re.compile(r"^T\d{6}$")
 
@@ -236,24 +238,24 @@ class Automation:
         with database.writes(self.engine) as conn:  # queued before automation was turned off: nothing to do
             for account in set(accounts) - automated:
                 conn.execute(delete(db.automation_queue).where(q.account == account))
-        for account in sorted(set(accounts) & automated):
-            self.run(account)
-        return len(set(accounts) & automated)
+        due = sorted(set(accounts) & automated)
+        # Runs of different accounts overlap: while one waits for the ledger's decision, another
+        # plans (reservations keep them from taking the same GGO; a plan is written alone).
+        with concurrent.futures.ThreadPoolExecutor(RUNS_AT_ONCE, thread_name_prefix="automation") as pool:
+            list(pool.map(self.run, due))
+        return len(due)
 
     def run(self, account: str) -> dict[str, Any]:
         taken: list[tuple[int, int, str]] = []
 
-        def choose(
-            conn: Connection, now_s: int
-        ) -> tuple[list[tuple[str, list[Leg]]], Callable[[Connection, str], None]]:
+        def choose(conn: Connection, now_s: int, pending: dict[str, int]) -> tuple[
+                list[tuple[dict[str, Any], list[Leg]]], Callable[[Connection, str], None]]:  # fmt: skip
             q = db.automation_queue.c
-            taken.extend((r.begin_s, r.end_s, r.sector) for r in conn.execute(
+            taken[:] = ((r.begin_s, r.end_s, r.sector) for r in conn.execute(
                 select(q.begin_s, q.end_s, q.sector).where(q.account == account)
                 .order_by(q.begin_s, q.sector).limit(PERIODS_PER_RUN)))  # fmt: skip
-            chosen: dict[str, list[Leg]] = {}
-            served: dict[tuple[str, int, str], int] = {}
-            for period in taken:
-                self._period(conn, account, period, now_s, chosen, served)
+            chosen, served = _Routing(conn, account, taken, now_s, self.operations.ledger.config().ggo_lifetime_s,
+                                      pending).route()  # fmt: skip
 
             def record(conn: Connection, op: str) -> None:
                 self._forget(conn, account, taken)
@@ -262,7 +264,7 @@ class Automation:
                         {"agreement": a, "operation": op, "begin_s": b, "sector": s, "amount_wh": wh}
                         for (a, b, s), wh in served.items()])  # fmt: skip
 
-            return list(chosen.items()), record
+            return chosen, record
 
         now_s = int(self.clock())
         try:
@@ -303,19 +305,113 @@ class Automation:
             return [dict(row) for row in conn.execute(select(db.automation_runs).where(r.account == account)
                                                       .order_by(r.id.desc()).limit(limit)).mappings()]  # fmt: skip
 
-    # -- one period ------------------------------------------------------------------------------
 
-    def _period(self, conn: Connection, account: str, period: tuple[int, int, str], now_s: int,
-                chosen: dict[str, list[Leg]], served: dict[tuple[str, int, str], int]) -> None:  # fmt: skip
-        begin_s, end_s, sector = period
+Period = tuple[int, int, str]  # begin, end, sector
+
+
+class _Routing:
+    """One run's choice for its periods: what it needs read in a few queries for them all (the
+    account's available GGOs, its consumption with room, its agreements and what each was given),
+    then, period by period in queue order, retirements against its own consumption (meters in
+    retire-priority order) and transfers to its agreements in priority order. What the run
+    chooses for one period counts for the next (a cap is per hour, and a 15-minute period is a
+    quarter of one)."""
+
+    def __init__(self, conn: Connection, account: str, taken: list[Period], now_s: int, lifetime_s: int,
+                 pending: dict[str, int]):  # fmt: skip
+        self.account, self.taken = account, taken
+        self.periods = set(taken)
+        self.lo = min((b for b, _, _ in taken), default=0)
+        self.hi = max((e for _, e, _ in taken), default=0)
+        g, m, mt, a = db.ggos.c, db.measurements.c, db.meters.c, db.agreements.c
+        self.ggos: dict[Period, list[dict[str, Any]]] = {}
+        for r in conn.execute(select(db.ggos).where(
+            g.account == account, g.state == "available", g.operation.is_(None), g.begin_s >= self.lo,
+            g.end_s <= self.hi, g.end_s + lifetime_s > now_s,
+        ).order_by(g.amount_wh.desc(), g.address)).mappings():  # fmt: skip
+            self._add(self.ggos, (r["begin_s"], r["end_s"], r["sector"]), dict(r))
+        self.rooms: dict[Period, list[tuple[str, int]]] = {}
+        for address, b, e, sector, amount, retired in conn.execute(
+            select(m.address, m.begin_s, m.end_s, m.sector, m.amount_wh, m.retired_wh)
+            .join(db.meters, and_(mt.account == m.account, mt.idx == m.meter))
+            .where(m.account == account, m.type == CONSUMPTION, m.begin_s >= self.lo, m.end_s <= self.hi,
+                   m.amount_wh > m.retired_wh).order_by(mt.retire_priority, m.address)):  # fmt: skip
+            if (room := amount - retired - pending.get(address, 0)) > 0:
+                self._add(self.rooms, (b, e, sector), (address, room))
+        self.agreements = conn.execute(select(db.agreements).where(a.sender == account, a.status == "ACCEPTED")
+                                       .order_by(a.priority, a.created_s, a.id)).mappings().fetchall()  # fmt: skip
+        self.given, self.in_flight = self._given(conn)
+        self.hourly: dict[tuple[str, int, str], int] = {}  # given by (agreement, hour, sector), for caps
+        for (agreement, b, sector), wh in self.given.items():
+            key = (agreement, b - b % HOUR_S, sector)
+            self.hourly[key] = self.hourly.get(key, 0) + wh
+        self.produced = self._sums(conn, [account], PRODUCTION, "amount") if self._ruled("percent") else {}
+        receivers = sorted({r["receiver"] for r in self.agreements if r["rule"] == "unmatched"})
+        self.unmatched = self._sums(conn, receivers, CONSUMPTION, "unmatched") if receivers else {}
+        self.held = self._held(conn, receivers) if receivers else {}
+
+    def _add(self, into: dict[Period, list[Any]], period: Period, item: Any) -> None:
+        if period in self.periods:
+            into.setdefault(period, []).append(item)
+
+    def _ruled(self, rule: str) -> bool:
+        return any(r["rule"] == rule for r in self.agreements)
+
+    def _given(self, conn: Connection) -> tuple[dict[tuple[str, int, str], int], dict[tuple[str, int, str], int]]:
+        """Wh given under the account's agreements, by (agreement, begin, sector): by operations
+        committed or still open; and to each receiver by operations still open, by (receiver,
+        begin, sector), whoever sent them."""
+        t, o, a = db.agreement_transfers.c, db.operations.c, db.agreements.c
+        hour_lo = self.lo - self.lo % HOUR_S
+        given: dict[tuple[str, int, str], int] = {}
+        for agreement, b, sector, wh in conn.execute(
+            select(t.agreement, t.begin_s, t.sector, func.sum(t.amount_wh)).join(db.operations, o.id == t.operation)
+            .join(db.agreements, a.id == t.agreement)
+            .where(a.sender == self.account, o.status.in_(("COMMITTED", *OPEN)), t.begin_s >= hour_lo,
+                   t.begin_s < self.hi).group_by(t.agreement, t.begin_s, t.sector)):  # fmt: skip
+            given[(agreement, b, sector)] = int(wh)
+        receivers = sorted({r["receiver"] for r in self.agreements if r["receiver"]})
+        in_flight: dict[tuple[str, int, str], int] = {}
+        for receiver, b, sector, wh in conn.execute(
+            select(a.receiver, t.begin_s, t.sector, func.sum(t.amount_wh)).join(db.operations, o.id == t.operation)
+            .join(db.agreements, a.id == t.agreement)
+            .where(a.receiver.in_(receivers), o.status.in_(OPEN), t.begin_s >= self.lo, t.begin_s < self.hi)
+            .group_by(a.receiver, t.begin_s, t.sector)) if receivers else ():  # fmt: skip
+            in_flight[(receiver, b, sector)] = int(wh)
+        return given, in_flight
+
+    def _sums(self, conn: Connection, accounts: list[str], kind: str, what: str) -> dict[tuple[str, Period], int]:
+        """Per account and period: the `kind` measurements' amount, or their amount not retired yet."""
+        m = db.measurements.c
+        summed = m.amount_wh if what == "amount" else m.amount_wh - m.retired_wh
+        return {(account, (b, e, sector)): int(wh) for account, b, e, sector, wh in conn.execute(
+            select(m.account, m.begin_s, m.end_s, m.sector, func.sum(summed))
+            .where(m.account.in_(accounts), m.type == kind, m.begin_s >= self.lo, m.end_s <= self.hi)
+            .group_by(m.account, m.begin_s, m.end_s, m.sector))}  # fmt: skip
+
+    def _held(self, conn: Connection, accounts: list[str]) -> dict[tuple[str, Period], int]:
         g = db.ggos.c
-        lifetime = self.operations.ledger.config().ggo_lifetime_s
-        ggos = [dict(r) for r in conn.execute(select(db.ggos).where(
-            g.account == account, g.state == "available", g.operation.is_(None), g.begin_s == begin_s,
-            g.end_s == end_s, g.sector == sector, g.end_s + lifetime > now_s,
-        ).order_by(g.amount_wh.desc(), g.address)).mappings()]  # fmt: skip
-        left = {x["address"]: x["amount_wh"] - sum(leg.amount_wh for leg in chosen.get(x["address"], []))
-                for x in ggos}  # fmt: skip
+        return {(account, (b, e, sector)): int(wh) for account, b, e, sector, wh in conn.execute(
+            select(g.account, g.begin_s, g.end_s, g.sector, func.sum(g.amount_wh))
+            .where(g.account.in_(accounts), g.state == "available", g.begin_s >= self.lo, g.end_s <= self.hi)
+            .group_by(g.account, g.begin_s, g.end_s, g.sector))}  # fmt: skip
+
+    def route(self) -> tuple[list[tuple[dict[str, Any], list[Leg]]], dict[tuple[str, int, str], int]]:
+        """The GGOs chosen (each with its legs), and the Wh given under each agreement by
+        (agreement, begin, sector)."""
+        chosen: dict[str, tuple[dict[str, Any], list[Leg]]] = {}
+        served: dict[tuple[str, int, str], int] = {}
+        for period in self.taken:
+            self._period(period, chosen, served)
+        return list(chosen.values()), served
+
+    def _period(self, period: Period, chosen: dict[str, tuple[dict[str, Any], list[Leg]]],
+                served: dict[tuple[str, int, str], int]) -> None:  # fmt: skip
+        begin_s, end_s, sector = period
+        ggos = self.ggos.get(period, [])
+        if not ggos:
+            return
+        left = {x["address"]: x["amount_wh"] for x in ggos}
 
         def give(room: int, leg: Callable[[int], Leg], technologies: set[str] | None = None) -> int:
             given = 0
@@ -325,69 +421,40 @@ class Automation:
                 if left[x["address"]] <= 0 or (technologies is not None and x["tech_type"] not in technologies):
                     continue
                 take = min(left[x["address"]], room - given)
-                chosen.setdefault(x["address"], []).append(leg(take))
+                chosen.setdefault(x["address"], (x, []))[1].append(leg(take))
                 left[x["address"]] -= take
                 given += take
             return given
 
-        for m, room in self._unmatched(conn, account, period):
-            give(room, functools.partial(_retire_leg, m))
-        for a in self._agreements(conn, account, period):
-            want = self._wanted(conn, a, period)
+        for measurement, room in self.rooms.get(period, []):
+            give(room, functools.partial(_retire_leg, measurement))
+        for a in self.agreements:
+            if a["begin_s"] > begin_s or (a["end_s"] is not None and a["end_s"] < end_s):
+                continue
+            if a["sectors"] is not None and sector not in json.loads(a["sectors"]):
+                continue
             technologies = set(json.loads(a["technologies"])) if a["technologies"] else None
             receiver: Receiver = a["receiver"] or Endpoint(a["receiver_xpub"], a["receiver_notify"])
-            given = give(want, functools.partial(_transfer_leg, receiver), technologies)
+            given = give(self._wanted(a, period), functools.partial(_transfer_leg, receiver), technologies)
             if given:
                 key = (a["id"], begin_s, sector)
                 served[key] = served.get(key, 0) + given
+                self.given[key] = self.given.get(key, 0) + given
+                hour = (a["id"], begin_s - begin_s % HOUR_S, sector)
+                self.hourly[hour] = self.hourly.get(hour, 0) + given
+                if a["receiver"]:
+                    flight = (a["receiver"], begin_s, sector)
+                    self.in_flight[flight] = self.in_flight.get(flight, 0) + given
 
-    def _unmatched(self, conn: Connection, account: str, period: tuple[int, int, str]) -> list[tuple[str, int]]:
-        """The account's consumption measurements of the period with room, by retire priority."""
-        m, mt = db.measurements.c, db.meters.c
-        rows = conn.execute(
-            select(m.address, m.amount_wh, m.retired_wh).join(db.meters, and_(mt.account == m.account, mt.idx == m.meter))
-            .where(m.account == account, m.type == CONSUMPTION, m.begin_s == period[0], m.end_s == period[1],
-                   m.sector == period[2], m.amount_wh > m.retired_wh).order_by(mt.retire_priority, m.address))  # fmt: skip
-        found = []
-        for address, amount, retired in rows:
-            room = amount - retired - self.operations.pending_retirements(conn, address)
-            if room > 0:
-                found.append((address, room))
-        return found
-
-    @staticmethod
-    def _agreements(conn: Connection, account: str, period: tuple[int, int, str]) -> list[Any]:
-        a = db.agreements.c
-        rows = conn.execute(select(db.agreements).where(
-            a.sender == account, a.status == "ACCEPTED", a.begin_s <= period[0],
-            or_(a.end_s.is_(None), a.end_s >= period[1]),
-        ).order_by(a.priority, a.created_s, a.id)).mappings().fetchall()  # fmt: skip
-        return [r for r in rows if r["sectors"] is None or period[2] in json.loads(r["sectors"])]
-
-    def _wanted(self, conn: Connection, a: Any, period: tuple[int, int, str]) -> int:
+    def _wanted(self, a: Any, period: Period) -> int:
         """Wh the agreement still wants of this period: by its rule, less what it has been given
-        (by operations committed or still open)."""
-        begin_s, end_s, sector = period
-        hour = begin_s - begin_s % HOUR_S
-        t, o = db.agreement_transfers.c, db.operations.c
-        given_in = select(func.coalesce(func.sum(t.amount_wh), 0)).join(db.operations, o.id == t.operation).where(
-            t.agreement == a["id"], t.sector == sector, o.status.in_(("COMMITTED", *OPEN)))  # fmt: skip
+        (by operations committed or still open, this run's included)."""
+        begin_s, _, sector = period
         if a["rule"] == "cap":
-            given = conn.execute(given_in.where(t.begin_s >= hour, t.begin_s < hour + HOUR_S)).scalar_one()
-            return max(0, int(a["rule_value"]) - int(given))
-        m = db.measurements.c
-        given = int(conn.execute(given_in.where(t.begin_s == begin_s)).scalar_one())
+            return max(0, int(a["rule_value"]) - self.hourly.get((a["id"], begin_s - begin_s % HOUR_S, sector), 0))
         if a["rule"] == "percent":
-            produced = conn.execute(select(func.coalesce(func.sum(m.amount_wh), 0)).where(
-                m.account == a["sender"], m.type == PRODUCTION, m.begin_s == begin_s, m.end_s == end_s,
-                m.sector == sector)).scalar_one()  # fmt: skip
-            return max(0, int(produced) * int(a["rule_value"]) // 100 - given)
-        consumption = conn.execute(select(func.coalesce(func.sum(m.amount_wh - m.retired_wh), 0)).where(
-            m.account == a["receiver"], m.type == CONSUMPTION, m.begin_s == begin_s, m.end_s == end_s,
-            m.sector == sector)).scalar_one()  # fmt: skip
-        g = db.ggos.c
-        held = conn.execute(select(func.coalesce(func.sum(g.amount_wh), 0)).where(
-            g.account == a["receiver"], g.state == "available", g.begin_s == begin_s, g.end_s == end_s,
-            g.sector == sector)).scalar_one()  # fmt: skip
-        in_flight = conn.execute(given_in.where(t.begin_s == begin_s, o.status.in_(OPEN))).scalar_one()
-        return max(0, int(consumption) - int(held) - int(in_flight))
+            produced = self.produced.get((self.account, period), 0)
+            return max(0, produced * int(a["rule_value"]) // 100 - self.given.get((a["id"], begin_s, sector), 0))
+        receiver = a["receiver"]
+        return max(0, self.unmatched.get((receiver, period), 0) - self.held.get((receiver, period), 0)
+                   - self.in_flight.get((receiver, begin_s, sector), 0))  # fmt: skip

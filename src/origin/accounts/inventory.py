@@ -332,7 +332,7 @@ class Inventory:
                 state=g["state"], next=g["next"], spent_seq=g["spent_seq"], operation=None))  # fmt: skip
         if chunk.retirements:
             conn.execute(insert(db.retirements), chunk.retirements)
-        for account, n in chunk.used_receive.items():
+        for account, n in sorted(chunk.used_receive.items()):  # in the accounts' order, as operations write them
             # A sender elsewhere used m/0'/n: the account's own next receive address comes after it.
             conn.execute(update(db.accounts).where(db.accounts.c.id == account, db.accounts.c.next_receive <= n)
                          .values(next_receive=n + 1))  # fmt: skip

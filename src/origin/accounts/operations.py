@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bip32 import BIP32
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import and_, bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -44,6 +44,7 @@ OPEN = (PENDING, UNSIGNED)  # not decided yet: its GGOs stay reserved
 SYNC_BATCHES_MAX = 4  # an operation of more batches runs in the background; the caller polls it
 PROBES_MAX = 100  # external receive indices tried (one ledger read each) before giving up
 PARTS_MAX = 256
+PLAN_ATTEMPTS = 5  # plans made again when other operations handed out the same receive indices meanwhile
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,17 @@ class Leg:
 
 
 @dataclass
+class _Counter:
+    """An account's next receive index, counted in memory while a plan is made and written once
+    when it is done, on condition that nobody moved it meanwhile (else the plan is made again)."""
+
+    first: int
+    next: int
+    xpub: str
+    view: BIP32
+
+
+@dataclass
 class _Plan:
     """What an operation will do: its units (each a batch's worth, never cut), the GGOs it
     reserves, the receivers to tell."""
@@ -76,19 +88,27 @@ class _Plan:
     reserved: list[str] = field(default_factory=list)
     notify: list[dict[str, Any]] = field(default_factory=list)
     recorded: list[Callable[[Connection, str], None]] = field(default_factory=list)  # run with the operation's id
+    known: dict[str, dict[str, Any]] = field(default_factory=dict)  # GGO rows read in this transaction
+    pending: dict[str, int] | None = None  # Wh retiring per measurement: open operations', then this plan's too
+    receive: dict[str, _Counter] = field(default_factory=dict)  # receive indices handed out, by account
+
+
+class _Moved(Exception):
+    """Another transaction handed out receive indices of the account meanwhile."""
 
 
 def refuse(code: str, message: str, status: int = 422) -> AccountError:
     return AccountError(message, status, code)
 
 
-def _available(conn: Connection, account: str, address: str, now_s: int, lifetime_s: int) -> dict[str, Any]:
-    row = (
-        conn.execute(select(db.ggos).where(db.ggos.c.address == address, db.ggos.c.account == account))
-        .mappings()
-        .first()
-    )
-    if row is None:
+_GGO = select(db.ggos).where(db.ggos.c.address == bindparam("address"), db.ggos.c.account == bindparam("account"))
+_MEASUREMENT = select(db.measurements).where(db.measurements.c.address == bindparam("address"),
+                                             db.measurements.c.account == bindparam("account"))  # fmt: skip
+
+
+def _usable(row: Any, account: str, address: str, now_s: int, lifetime_s: int) -> dict[str, Any]:
+    """The GGO's row if the account may spend it now; else the refusal saying why."""
+    if row is None or row["account"] != account:
         raise refuse("not_found", f"the account holds no GGO {address}", 404)
     if row["state"] != "available":
         raise refuse("already_used", f"GGO {address} is {row['state']} already", 409)
@@ -157,6 +177,7 @@ class Operations:
                     if wanted == 0:
                         break
                     take = min(wanted, row["amount_wh"])
+                    p.known[row["address"]] = row
                     self._compose_unit(conn, w, account, row["address"], [Leg(take, to=to)], now_s, p)
                     wanted -= take
             return p
@@ -173,10 +194,11 @@ class Operations:
             p = _Plan()
             m = db.measurements.c
             rooms: dict[tuple[int, int, str], list[list[Any]]] = {}
+            pending = self._pending(conn, p)
             for row in conn.execute(select(db.measurements).where(
                     m.account == account, m.type == tx.CONSUMPTION, m.begin_s >= begin_s, m.end_s <= end_s,
                     m.amount_wh > m.retired_wh).order_by(m.begin_s, m.address)).mappings():  # fmt: skip
-                room = row["amount_wh"] - row["retired_wh"] - self.pending_retirements(conn, row["address"])
+                room = row["amount_wh"] - row["retired_wh"] - pending.get(row["address"], 0)
                 if room > 0:
                     rooms.setdefault((row["begin_s"], row["end_s"], row["sector"]), []).append([row["address"], room])
             for key, ggos in self._available_by_period(conn, account, begin_s, end_s, now_s):
@@ -191,23 +213,27 @@ class Operations:
                         if left_rooms[0][1] == 0:
                             left_rooms.pop(0)
                     if legs:
+                        p.known[ggo["address"]] = ggo
                         self._compose_unit(conn, w, account, ggo["address"], legs, now_s, p)
             return p
 
         return self._run(account, "bulk_retire", request, idempotency_key, plan)
 
     def route(self, account: str, kind: str, request: dict[str, Any],
-              choose: Callable[[Connection, int], tuple[list[tuple[str, list[Leg]]], Callable[[Connection, str], None]]],
+              choose: Callable[[Connection, int, dict[str, int]],
+                               tuple[list[tuple[dict[str, Any], list[Leg]]], Callable[[Connection, str], None]]],
               ) -> dict[str, Any]:  # fmt: skip
-        """An operation whose GGOs and legs `choose` picks, in the operation's own transaction
-        (so the reads that pick them see every reservation before it); what `choose` also
-        returns is run there with the operation's id (to record what it was for)."""
+        """An operation whose GGOs (their rows) and legs `choose` picks, in the operation's own
+        transaction (so the reads that pick them see every reservation before it), given the Wh
+        that open operations retire against each measurement; what `choose` also returns is run
+        there with the operation's id (to record what it was for)."""
 
         def plan(conn: Connection, w: Signer, now_s: int) -> _Plan:
             p = _Plan()
-            chosen, record = choose(conn, now_s)
-            for ggo, legs in chosen:
-                self._compose_unit(conn, w, account, ggo, legs, now_s, p)
+            chosen, record = choose(conn, now_s, dict(self._pending(conn, p)))
+            for row, legs in chosen:
+                p.known[row["address"]] = row
+                self._compose_unit(conn, w, account, row["address"], legs, now_s, p)
             p.recorded.append(record)
             return p
 
@@ -235,17 +261,25 @@ class Operations:
             groups.setdefault((r["begin_s"], r["end_s"], r["sector"]), []).append(dict(r))
         yield from groups.items()
 
-    def pending_retirements(self, conn: Connection, measurement: str) -> int:
-        """Wh that operations still pending will retire against `measurement`."""
-        total = 0
-        for (effects,) in conn.execute(select(db.operations.c.effects).where(db.operations.c.status.in_(OPEN))):
-            total += json.loads(effects or "{}").get("retire", {}).get(measurement, 0)
-        return total
+    @staticmethod
+    def _pending(conn: Connection, plan: _Plan) -> dict[str, int]:
+        """Wh that operations still open will retire against each measurement (read once a
+        plan; the plan's own retirements are added as it makes them)."""
+        if plan.pending is None:
+            plan.pending = {}
+            for (effects,) in conn.execute(select(db.operations.c.effects).where(db.operations.c.status.in_(OPEN))):
+                for measurement, wh in json.loads(effects or "{}").get("retire", {}).items():
+                    plan.pending[measurement] = plan.pending.get(measurement, 0) + wh
+        return plan.pending
 
     def _compose_unit(self, conn: Connection, w: Signer, account: str, ggo: str, legs: list[Leg], now_s: int,
                       plan: _Plan) -> None:  # fmt: skip
         config = self.ledger.config()
-        row = _available(conn, account, ggo, now_s, config.ggo_lifetime_s)
+        known = plan.known.get(ggo)
+        found = (
+            known if known is not None else conn.execute(_GGO, {"address": ggo, "account": account}).mappings().first()
+        )
+        row = _usable(found, account, ggo, now_s, config.ggo_lifetime_s)
         if not legs or len(legs) + 1 > PARTS_MAX:
             raise refuse("invalid_parts", f"an operation on one GGO has 1 to {PARTS_MAX - 1} parts")
         if any(leg.amount_wh < 1 for leg in legs):
@@ -253,14 +287,14 @@ class Operations:
         total = sum(leg.amount_wh for leg in legs)
         if total > row["amount_wh"]:
             raise refuse("invalid_amount", f"the parts add up to {total} Wh; the GGO holds {row['amount_wh']} Wh")
-        settlements = [self._settlement_for(conn, account, row, leg) if leg.to is None else None for leg in legs]
+        settlements = [self._settlement_for(conn, account, row, leg, plan) if leg.to is None else None for leg in legs]
         ggo_key = parse_path(row["key_path"])
         plan.reserved.append(ggo)
         unit: list[dict[str, Any]] = []
         if len(legs) == 1 and total == row["amount_wh"]:
             leg, settled = legs[0], settlements[0]
             if settled is None:
-                to = self._address_for(conn, account, leg.to, plan, row)
+                to = self._address_for(conn, leg.to, plan, row)
                 unit.append(w.transaction("transfer_ggo", ggo_key, {"ggo": ggo, "to": to}))
             else:
                 unit += self._retirement(w, ggo_key, ggo, settled)
@@ -270,27 +304,29 @@ class Operations:
         retiring: list[tuple[str, list[int], dict[str, Any]]] = []
         for leg, settled in zip(legs, settlements, strict=True):
             if settled is None:
-                parts.append((self._address_for(conn, account, leg.to, plan, row), leg.amount_wh))
+                parts.append((self._address_for(conn, leg.to, plan, row), leg.amount_wh))
             else:
-                n, address = self._own_address(conn, account)
+                n, address = self._own_address(conn, account, plan)
                 parts.append((address, leg.amount_wh))
                 retiring.append((address, parse_path(receive_path(n)), settled))
         if total < row["amount_wh"]:
-            parts.append((self._own_address(conn, account)[1], row["amount_wh"] - total))
+            parts.append((self._own_address(conn, account, plan)[1], row["amount_wh"] - total))
         unit.append(w.transaction("split_ggo", ggo_key, {"ggo": ggo, "parts": [{"address": a, "amount": n}
                                                                                for a, n in parts]}))  # fmt: skip
         for address, key, settled in retiring:
             unit += self._retirement(w, key, address, settled)
         plan.units.append(unit)
 
-    def _settlement_for(self, conn: Connection, account: str, ggo: dict[str, Any], leg: Leg) -> dict[str, Any]:
-        """The consumption measurement a retirement goes to, checked as the ledger will."""
-        query = select(db.measurements).where(db.measurements.c.account == account)
+    def _settlement_for(self, conn: Connection, account: str, ggo: dict[str, Any], leg: Leg,
+                        plan: _Plan) -> dict[str, Any]:  # fmt: skip
+        """The consumption measurement a retirement goes to, checked as the ledger will (with
+        what open operations and this plan retire against it already)."""
         if leg.measurement:
-            m = conn.execute(query.where(db.measurements.c.address == leg.measurement)).mappings().first()
+            m = conn.execute(_MEASUREMENT, {"address": leg.measurement, "account": account}).mappings().first()
             if m is None:
                 raise refuse("not_found", f"the account has no measurement {leg.measurement}", 404)
         else:
+            query = select(db.measurements).where(db.measurements.c.account == account)
             m = conn.execute(query.where(db.measurements.c.type == tx.CONSUMPTION,
                                          db.measurements.c.begin_s == ggo["begin_s"],
                                          db.measurements.c.end_s == ggo["end_s"],
@@ -306,10 +342,12 @@ class Operations:
             raise refuse("period_mismatch", "a GGO retires only to a consumption measurement of its own period")
         if m["sector"] != ggo["sector"]:
             raise refuse("sector_mismatch", f"the GGO is of {ggo['sector']}, the consumption of {m['sector']}")
-        left = m["amount_wh"] - m["retired_wh"] - self.pending_retirements(conn, m["address"])
+        pending = self._pending(conn, plan)
+        left = m["amount_wh"] - m["retired_wh"] - pending.get(m["address"], 0)
         if leg.amount_wh > left:
             raise refuse("over_retired", f"measurement {m['address']} has {max(left, 0)} Wh left to retire against, "
                                          f"not {leg.amount_wh}")  # fmt: skip
+        pending[m["address"]] = pending.get(m["address"], 0) + leg.amount_wh
         return {"measurement": m["address"], "key": parse_path(f"1'/{m['meter']}'/{wallet.minute_index(m['begin_s'])}"),
                 "amount_wh": leg.amount_wh}  # fmt: skip
 
@@ -319,22 +357,37 @@ class Operations:
                 w.transaction("update_settlement", settled["key"], {"settlement": settlement,
                                                                      "measurement": settled["measurement"], "ggos": [ggo]})]  # fmt: skip
 
-    def _own_address(self, conn: Connection, account: str) -> tuple[int, str]:
-        """A fresh receive address m/0'/n of the account's, never handed out before."""
-        conn.execute(update(db.accounts).where(db.accounts.c.id == account)
-                     .values(next_receive=db.accounts.c.next_receive + 1))  # fmt: skip
-        row = conn.execute(select(db.accounts.c.next_receive, db.accounts.c.receive_xpub)
-                           .where(db.accounts.c.id == account)).one()  # fmt: skip
-        n = row.next_receive - 1
-        watch_receive(conn, account, row.receive_xpub, n + 1 + RECEIVE_GAP)
-        return n, wallet.receive_address(row.receive_xpub, n)
+    @staticmethod
+    def _own_address(conn: Connection, account: str, plan: _Plan) -> tuple[int, str]:
+        """A fresh receive address m/0'/n of an account of this service's, never handed out
+        before."""
+        counter = plan.receive.get(account)
+        if counter is None:
+            row = conn.execute(select(db.accounts.c.next_receive, db.accounts.c.receive_xpub)
+                               .where(db.accounts.c.id == account)).first()  # fmt: skip
+            if row is None:
+                raise refuse("not_found", f"no account {account} at this service", 404)
+            counter = plan.receive[account] = _Counter(row.next_receive, row.next_receive, row.receive_xpub,
+                                                       BIP32.from_xpub(row.receive_xpub))  # fmt: skip
+        n = counter.next
+        counter.next += 1
+        return n, wallet.receive_address(counter.view, n)
 
-    def _address_for(self, conn: Connection, account: str, to: Receiver | None, plan: _Plan,
-                     ggo: dict[str, Any]) -> str:  # fmt: skip
+    @staticmethod
+    def _handed_out(conn: Connection, plan: _Plan) -> None:
+        """Write back the receive indices the plan handed out, and watch the addresses past them.
+        Rows are written in the accounts' order (so two plans never wait for each other in a
+        circle), each only if its index is still where the plan read it."""
+        for account, counter in sorted(plan.receive.items()):
+            if conn.execute(update(db.accounts).where(db.accounts.c.id == account,
+                                                      db.accounts.c.next_receive == counter.first)
+                            .values(next_receive=counter.next)).rowcount != 1:  # fmt: skip
+                raise _Moved(account)
+            watch_receive(conn, account, counter.xpub, counter.next + RECEIVE_GAP)
+
+    def _address_for(self, conn: Connection, to: Receiver | None, plan: _Plan, ggo: dict[str, Any]) -> str:
         if isinstance(to, str):
-            if conn.execute(select(db.accounts.c.id).where(db.accounts.c.id == to)).first() is None:
-                raise refuse("not_found", f"no account {to} at this service", 404)
-            return self._own_address(conn, to)[1]
+            return self._own_address(conn, to, plan)[1]
         assert to is not None, "a transfer has a receiver"
         n, address = self._external_address(conn, to.xpub)
         if to.notify_url:
@@ -374,36 +427,48 @@ class Operations:
         held = isinstance(signer, HeldSigner)
         now_s = int(self.clock())
         op = "op_" + secrets.token_hex(10)
-        try:
-            with database.writes(self.engine) as conn:
-                # The operation's row is written first: it takes the write lock of the database,
-                # so the reads that choose GGOs below see every earlier reservation.
-                conn.execute(insert(db.operations).values(
-                    id=op, account=account, kind=kind, status=PENDING if held else UNSIGNED,
-                    request=json.dumps(request, sort_keys=True), request_hash=request_hash,
-                    idempotency_key=idempotency_key, created_s=now_s, updated_s=now_s))  # fmt: skip
-                p = plan(conn, signer, now_s)
-                if not p.units:
-                    raise refuse("nothing_to_do", "no GGOs match: nothing was done")
-                self._reserve(conn, account, op, p.reserved)
-                for record in p.recorded:
-                    record(conn, op)
-                batches = [[t for i in group for t in p.units[i]] for group in _groups(p.units)]
-                conn.execute(
-                    insert(db.operation_batches), [_batch_row(op, n, txs, held) for n, txs in enumerate(batches)]
-                )
-                effects = {"notify": p.notify, "retire": _retiring(p.units, self._amounts(conn, p.reserved))}
-                conn.execute(update(db.operations).where(db.operations.c.id == op).values(effects=json.dumps(effects)))
-        except IntegrityError:
-            if idempotency_key is not None:
-                found = self._by_key(account, idempotency_key, request_hash)
-                if found is not None:
-                    return found
-            raise
+        row = {"id": op, "account": account, "kind": kind, "status": PENDING if held else UNSIGNED,
+               "request": json.dumps(request, sort_keys=True), "request_hash": request_hash,
+               "idempotency_key": idempotency_key, "created_s": now_s, "updated_s": now_s}  # fmt: skip
+        for attempt in range(1, PLAN_ATTEMPTS + 1):
+            try:
+                batches = self._record(row, signer, plan)
+                break
+            except _Moved:
+                if attempt == PLAN_ATTEMPTS:
+                    raise refuse("busy", "other operations kept taking the same receive addresses: try again",
+                                 503) from None  # fmt: skip
+            except IntegrityError:
+                if idempotency_key is not None:
+                    found = self._by_key(account, idempotency_key, request_hash)
+                    if found is not None:
+                        return found
+                raise
         if not held:
             return self.get(account, op)
-        self._start(op, len(batches))
+        self._start(op, batches)
         return self.get(account, op)
+
+    def _record(self, row: dict[str, Any], signer: Signer, plan: Callable[[Connection, Signer, int], _Plan]) -> int:
+        """The operation, its plan's batches and reservations in one database transaction; how
+        many batches."""
+        op, held = row["id"], isinstance(signer, HeldSigner)
+        with database.writes(self.engine) as conn:
+            # The operation's row is written first: on SQLite it takes the write lock of the
+            # database, so the reads that choose GGOs below see every earlier reservation.
+            conn.execute(insert(db.operations).values(row))
+            p = plan(conn, signer, row["created_s"])
+            if not p.units:
+                raise refuse("nothing_to_do", "no GGOs match: nothing was done")
+            self._handed_out(conn, p)
+            self._reserve(conn, row["account"], op, p.reserved)
+            for record in p.recorded:
+                record(conn, op)
+            batches = [[t for i in group for t in p.units[i]] for group in _groups(p.units)]
+            conn.execute(insert(db.operation_batches), [_batch_row(op, n, txs, held) for n, txs in enumerate(batches)])
+            effects = {"notify": p.notify, "retire": _retiring(p.units, self._amounts(conn, p.reserved))}
+            conn.execute(update(db.operations).where(db.operations.c.id == op).values(effects=json.dumps(effects)))
+        return len(batches)
 
     def _signer(self, account: str) -> Signer:
         ledger = self.ledger.config().ledger

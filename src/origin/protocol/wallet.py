@@ -45,7 +45,7 @@ class Wallet:
 
     def __init__(self, master: BIP32):
         self._master = master
-        self._meters: dict[int, BIP32] = {}
+        self._parents: dict[tuple[int, ...], BIP32] = {}  # the node above each key derived: one meter, or m/0'
 
     @classmethod
     def generate(cls) -> "Wallet":
@@ -73,18 +73,23 @@ class Wallet:
         return bytes(self._master.get_pubkey_from_path([]))
 
     def private_key(self, path: list[int]) -> bytes:
-        return bytes(self._master.get_privkey_from_path(path))
+        """The key at `path`. The node above it is kept, so the next key of the same meter or of
+        the receive branch costs one derivation, not the whole path's."""
+        if len(path) < 2:
+            return bytes(self._master.get_privkey_from_path(path))
+        above = tuple(path[:-1])
+        node = self._parents.get(above)
+        if node is None:
+            node = BIP32.from_xpriv(self._master.get_xpriv_from_path(list(above)))
+            self._parents[above] = node
+        return bytes(node.get_privkey_from_path(path[-1:]))
 
     def meter_xpub(self, meter: int) -> str:
         return str(self._master.get_xpub_from_path(_meter_path(meter)))
 
     def measurement_key(self, meter: int, begin_s: int) -> bytes:
         """Private key at m/1'/i'/t: signs the owner's transactions on that measurement."""
-        node = self._meters.get(meter)
-        if node is None:
-            node = BIP32.from_xpriv(self._master.get_xpriv_from_path(_meter_path(meter)))
-            self._meters[meter] = node
-        return bytes(node.get_privkey_from_path([minute_index(begin_s)]))
+        return self.private_key([*_meter_path(meter), minute_index(begin_s)])
 
     def receive_xpub(self) -> str:
         """The xpub of m/0': whoever holds it derives the receive addresses m/0'/n, and nothing else."""
