@@ -10,7 +10,9 @@ from typing import NoReturn
 import click
 
 from origin.accounts.cli import account, accounts
+from origin.auth.cli import auth
 from origin.ledger import data as ledger_data
+from origin.process import few_malloc_arenas
 from origin.protocol import note
 from origin.protocol.genesis import DEFAULT_GGO_LIFETIME_S, DEFAULT_RESOLUTIONS_S, DEFAULT_SECTORS
 from origin.protocol.wallet import Wallet
@@ -24,6 +26,7 @@ def fail(message: str) -> NoReturn:
 @click.group()
 def main():
     """Origin: a verifiable registry for Granular Guarantees of Origin."""
+    few_malloc_arenas()
 
 
 @main.group()
@@ -583,4 +586,5 @@ def demo(data, host, port):
 
 
 main.add_command(accounts)
+main.add_command(auth)
 main.add_command(account)
