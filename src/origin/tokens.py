@@ -23,6 +23,7 @@ SUBJECT_LENGTH_MAX = 200
 class Principal:
     subject: str  # whose token it is: an owner's or an account's id, or the operator's name
     role: str  # what the service lets that role do
+    scopes: frozenset[str] = frozenset()  # what an OAuth access token lets its holder do
 
 
 class Authenticator(Protocol):

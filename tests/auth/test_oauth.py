@@ -12,6 +12,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+from origin.auth.keys import PUBLISH_AHEAD_S
 from origin.auth.oauth import ACCOUNTS, DATAHUB
 
 
@@ -47,7 +48,9 @@ def test_the_code_flow_with_pkce_gives_a_jwt_access_token_an_id_token_and_userin
 
 def test_a_public_client_uses_pkce_and_no_secret(world):
     ada = world.person()
-    client = world.client(ada, public=True, redirect_uri="http://127.0.0.1:7777/cb", scope="ggo.read meteringpoints.read")
+    client = world.client(
+        ada, public=True, redirect_uri="http://127.0.0.1:7777/cb", scope="ggo.read meteringpoints.read"
+    )
     assert client["client_secret"] is None
     _, token, _ = world.code_flow(ada, client, scope="ggo.read meteringpoints.read")
     _, claims = claims_of(world, token["access_token"])
@@ -221,13 +224,17 @@ def test_keys_rotate_without_downtime(world):
     _, before, _ = world.code_flow(ada, client)
     old_kid = claims_of(world, before["access_token"])[0]["kid"]
     new_kid = world.svc.keys.rotate()
-    app = world.oauth(client)
-    after = app.refresh_token(f"{world.url}/token", refresh_token=before["refresh_token"])
-    assert claims_of(world, after["access_token"])[0]["kid"] == new_kid != old_kid
     published = {k["kid"] for k in httpx.get(f"{world.url}/jwks.json").json()["keys"]}
-    assert published == {old_kid, new_kid}  # the old token still checks
+    assert published == {old_kid, new_kid}  # published before it signs
+    app = world.oauth(client)
+    meanwhile = app.refresh_token(f"{world.url}/token", refresh_token=before["refresh_token"])
+    assert claims_of(world, meanwhile["access_token"])[0]["kid"] == old_kid
+    world.svc.keys.clock = lambda: time.time() + PUBLISH_AHEAD_S + 2
+    after = app.refresh_token(f"{world.url}/token", refresh_token=meanwhile["refresh_token"])
+    assert claims_of(world, after["access_token"])[0]["kid"] == new_kid
+    assert {k["kid"] for k in world.svc.keys.jwks()["keys"]} == {old_kid, new_kid}  # the old tokens still check
     claims_of(world, before["access_token"])
-    world.svc.keys.clock = lambda: time.time() + 601
+    world.svc.keys.clock = lambda: time.time() + PUBLISH_AHEAD_S + 603
     assert {k["kid"] for k in world.svc.keys.jwks()["keys"]} == {new_kid}
 
 

@@ -70,7 +70,9 @@ def test_pages_cannot_be_framed_or_cached(world):
     ada = world.person()
     for path in ("/", "/signin", "/apps", "/clients"):
         r = ada.http.get(path)
-        assert r.headers["x-frame-options"] == "DENY" and "frame-ancestors 'none'" in r.headers["content-security-policy"]
+        assert (
+            r.headers["x-frame-options"] == "DENY" and "frame-ancestors 'none'" in r.headers["content-security-policy"]
+        )
         assert r.headers["cache-control"] == "no-store"
     ada.post_form("/signout", {}, csrf_from="/")
     set_cookie = ada.sign_in().headers["set-cookie"].lower()

@@ -120,8 +120,7 @@ signing_keys = Table(
     "signing_keys", metadata,
     Column("kid", String(DIGEST), primary_key=True),
     Column("private_jwk", Text, nullable=False),
-    Column("created_s", BigInteger, nullable=False),
-    Column("retired_s", BigInteger),  # signs no more since; published while its tokens live
+    Column("created_s", BigInteger, nullable=False),  # published since; signs from PUBLISH_AHEAD_S later
 )  # fmt: skip
 
 MIGRATIONS = Path(__file__).parent / "migrations"

@@ -107,7 +107,6 @@ def upgrade() -> None:
         sa.Column("kid", sa.String(length=64), nullable=False),
         sa.Column("private_jwk", sa.Text(), nullable=False),
         sa.Column("created_s", sa.BigInteger(), nullable=False),
-        sa.Column("retired_s", sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint("kid"),
     )
     op.create_table(
