@@ -3,6 +3,7 @@ over httpx against the real server: the code flow with PKCE, refresh rotation, c
 credentials, revocation, introspection, metadata, keys; and RFC 9700's attacks."""
 
 import time
+from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
@@ -249,3 +250,17 @@ def test_the_operator_scope_is_an_operators_only(world):
                                    "scope": ["ggo.read"]}, csrf_from="/clients")  # fmt: skip
     assert r.status_code == 201 and "public client" in r.text
     assert "Mine" in ada.http.get("/clients").text
+
+
+def test_the_worked_example_in_the_docs_runs(world):
+    """docs/auth.md's code flow, run as written: the person's browser answers the prompt."""
+    text = (Path(__file__).parents[2] / "docs" / "auth.md").read_text()
+    code = text.split("```python\n", 1)[1].split("```", 1)[0]
+    ada = world.person()
+    client = world.client(ada, scope="openid ggo.read offline_access")
+    printed: list = []
+    names = {"CLIENT_ID": client["client_id"], "CLIENT_SECRET": client["client_secret"], "print": printed.append,
+             "input": lambda prompt: ada.authorize(prompt.split()[1].rstrip(","))}  # fmt: skip
+    exec(code.replace('ISSUER = "http://127.0.0.1:8704"', f'ISSUER = "{world.url}"'), names)
+    assert printed == [world.svc.users.by_email(ada.email).id]
+    assert names["token"]["refresh_token"] and names["token"]["access_token"]
