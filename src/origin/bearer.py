@@ -18,7 +18,7 @@ from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from origin.tokens import Principal
+from origin.tokens import Authenticator, Principal
 
 REFETCH_S = 30.0
 TOKEN_LENGTH_MAX = 8192
@@ -85,3 +85,16 @@ class JwksAuthenticator:
     def authenticate(self, bearer_token: str) -> Principal | None:
         claims = self.claims(bearer_token)
         return None if claims is None else self._principal(claims)
+
+
+class Bearers:
+    """A service's bearer tokens: the authorization server's access tokens (three dot-separated
+    parts) when the service names one, else the service's own API tokens."""
+
+    def __init__(self, own: Authenticator, oauth: JwksAuthenticator | None):
+        self.own, self.oauth = own, oauth
+
+    def authenticate(self, bearer_token: str) -> Principal | None:
+        if self.oauth is not None and bearer_token.count(".") == 2:
+            return self.oauth.authenticate(bearer_token)
+        return self.own.authenticate(bearer_token)

@@ -23,7 +23,9 @@ SUBJECT_LENGTH_MAX = 200
 class Principal:
     subject: str  # whose token it is: an owner's or an account's id, or the operator's name
     role: str  # what the service lets that role do
-    scopes: frozenset[str] = frozenset()  # what an OAuth access token lets its holder do
+    # What an OAuth access token lets its holder do; None for the service's own API token,
+    # which may do all its role may.
+    scopes: frozenset[str] | None = None
 
 
 class Authenticator(Protocol):

@@ -103,6 +103,17 @@ def bearer(authenticator: Authenticator, how: str) -> Callable[..., Principal]:
     return principal
 
 
+def scoped(principal: Callable[..., Principal], *needed: str) -> Callable[..., Principal]:
+    """A dependency: the principal, if its token has every one of these scopes; else 403."""
+
+    def check(who: Principal = Depends(principal)) -> Principal:
+        if who.scopes is not None and not set(needed) <= who.scopes:
+            raise Refused(403, "insufficient_scope", f"the token lacks the scope {' and '.join(needed)}")
+        return who
+
+    return check
+
+
 def cursor(after: str) -> tuple[int, str] | None:
     """A list's cursor, `BEGIN_S:KEY` (the `next` of the page before); None for the first page."""
     if not after:

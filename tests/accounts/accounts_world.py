@@ -85,7 +85,7 @@ def collector(received: list) -> FastAPI:
 
 
 class AccountsWorld:
-    def __init__(self, tmp_path, hub_database: str, accounts_database: str):
+    def __init__(self, tmp_path, hub_database: str, accounts_database: str, auth_issuer: str | None = None):
         self.tmp_path = tmp_path
         self.hub = ImporterWorld(tmp_path / "ledger.db", hub_database, xpubs=False)
         self.clock = self.hub.clock
@@ -98,7 +98,7 @@ class AccountsWorld:
         self.kek.write_text(LocalKek.generate_hex())
         self.folder = tmp_path / "accounts"
         made = accounts_service.init(self.folder, ledger_url="http://ledger", datahub_url="http://datahub",
-                                     database=accounts_database, kek=self.kek)  # fmt: skip
+                                     database=accounts_database, kek=self.kek, auth_issuer=auth_issuer)  # fmt: skip
         self.operator = made["operator_api_token"]
         self.others: list[accounts_service.Service] = []
         self.service = self.start()

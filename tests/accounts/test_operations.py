@@ -171,9 +171,12 @@ def test_two_retirements_of_one_compose_count_together_against_the_room(world):
     consumption = {m["begin"]: m for m in world.get(consumer, "/v1/measurements", type="CONSUMPTION")["measurements"]}
     ggo = next(g for g in world.get(producer, "/v1/ggos", state="available")["ggos"]
                if g["begin"] in consumption and g["amount_wh"] > consumption[g["begin"]]["amount_wh"] > 1)  # fmt: skip
-    assert world.post(producer, "/v1/transfers", {"ggo": ggo["address"], "to": {"account": consumer["id"]}}).json()[
-        "status"
-    ] == "COMMITTED"
+    assert (
+        world.post(producer, "/v1/transfers", {"ggo": ggo["address"], "to": {"account": consumer["id"]}}).json()[
+            "status"
+        ]
+        == "COMMITTED"
+    )
     held = world.get(consumer, "/v1/ggos", state="available")["ggos"][0]
     room = consumption[ggo["begin"]]["amount_wh"]
     half = room // 2 + 1

@@ -4,7 +4,7 @@ ledger's rules would refuse. Lists are paged with a cursor; sums are computed in
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, Query, Request
@@ -32,6 +32,7 @@ from origin.webapi import (
     errors,
     install_handlers,
     local_period,
+    scoped,
 )
 
 if TYPE_CHECKING:
@@ -280,14 +281,21 @@ def create_accounts_app(service: "Service") -> FastAPI:
                               "the receive notification takes `Authorization: Bearer TOKEN`.")  # fmt: skip
     app.add_middleware(BoundedBody, bytes_max=JSON_BODY_BYTES_MAX)
     install_handlers(app, AccountError)
-    principal = bearer(service.authenticator, "An account's token (POST /v1/accounts), or the operator's")
+    principal = bearer(service.verifier, "An access token of the authorization server with the scope the endpoint "
+                                         "names; or an account's own token (POST /v1/accounts), or the operator's")  # fmt: skip
 
-    def owner(who: Principal = Depends(principal)) -> str:
-        if who.role != "owner":
-            raise Refused(403, "forbidden", "this is an account's own: use the account's token")
-        return who.subject
+    def owner(*needed: str) -> Callable[..., str]:
+        """A dependency: the account of a token that has these scopes."""
+        checked = scoped(principal, *needed)
 
-    def operator(who: Principal = Depends(principal)) -> Principal:
+        def account(who: Principal = Depends(checked)) -> str:
+            if who.role != "owner":
+                raise Refused(403, "forbidden", "this is an account's own: use the account's token")
+            return who.subject
+
+        return account
+
+    def operator(who: Principal = Depends(scoped(principal, "operator"))) -> Principal:
         if who.role != "operator":
             raise Refused(403, "forbidden", "only the service's operator may do this")
         return who
@@ -313,28 +321,28 @@ def _account_routes(app: FastAPI, service: "Service", owner: Any, operator: Any)
         return {**account.__dict__, "token": token}
 
     @app.get("/v1/account", response_model=AccountOut, responses=errors(401, 403), summary="Your account")
-    def me(account: str = Depends(owner)) -> dict[str, Any]:
+    def me(account: str = Depends(owner("ggo.read"))) -> dict[str, Any]:
         with engine.connect() as conn:
             return wallets.get(conn, account).__dict__
 
     @app.put("/v1/account/datahub-token", status_code=204, responses=errors(400, 401, 403),
              summary="Your token at the DataHub service, kept sealed: the service registers your meters with it")  # fmt: skip
-    def datahub_token(body: TokenIn, account: str = Depends(owner)) -> None:
+    def datahub_token(body: TokenIn, account: str = Depends(owner("meters.write"))) -> None:
         wallets.seal_secret(engine, service.kek, account, body.token)
 
     @app.get("/v1/datahub/meters", response_model=list[dict[str, Any]], responses=errors(401, 403, 409, 503),
              summary="The metering points your DataHub authorisation covers, as the DataHub service lists them")  # fmt: skip
-    def datahub_meters(account: str = Depends(owner)) -> list[dict[str, Any]]:
+    def datahub_meters(account: str = Depends(owner("meters.write"))) -> list[dict[str, Any]]:
         return service.meters.available(account)
 
     @app.post("/v1/meters", response_model=MeterOut, status_code=201, responses=errors(400, 401, 403, 404, 409, 503),
               summary="Add a metering point: its meter key m/1'/i' is derived and its xpub registered with the DataHub service")  # fmt: skip
-    def add_meter(body: MeterIn, account: str = Depends(owner)) -> dict[str, Any]:
+    def add_meter(body: MeterIn, account: str = Depends(owner("meters.write"))) -> dict[str, Any]:
         row = service.meters.add(account, body.gsrn, body.meter_xpub)
         return {**row, "index": row["idx"]}
 
     @app.get("/v1/meters", response_model=list[MeterOut], responses=errors(401, 403), summary="Your metering points")
-    def list_meters(account: str = Depends(owner)) -> list[dict[str, Any]]:
+    def list_meters(account: str = Depends(owner("ggo.read"))) -> list[dict[str, Any]]:
         return [{**r, "index": r["idx"]} for r in service.meters.listed(account)]
 
 
@@ -368,7 +376,7 @@ def _inventory_routes(app: FastAPI, service: "Service", owner: Any) -> None:
 
     @app.get("/v1/ggos", response_model=GgoPage, responses=errors(400, 401, 403),
              summary="Your GGOs, filtered by period, sector, technology and state, a page at a time")  # fmt: skip
-    def list_ggos(account: str = Depends(owner), begin: str | None = None, end: str | None = None,
+    def list_ggos(account: str = Depends(owner("ggo.read")), begin: str | None = None, end: str | None = None,
                   sector: str | None = None, tech_type: str | None = None, state: state_filter = None, after: str = "",
                   limit: int = Query(PAGE_DEFAULT, ge=1, le=LIST_LIMIT_MAX)) -> dict[str, Any]:  # fmt: skip
         now_s, life = int(service.clock()), lifetime()
@@ -388,7 +396,7 @@ def _inventory_routes(app: FastAPI, service: "Service", owner: Any) -> None:
 
     @app.get("/v1/ggos/summary", response_model=list[SumOut], responses=errors(400, 401, 403),
              summary="Sums of your GGOs per hour, day, week, month or year (Europe/Copenhagen), over every match")  # fmt: skip
-    def summary(resolution: Literal["hour", "day", "week", "month", "year"], account: str = Depends(owner),
+    def summary(resolution: Literal["hour", "day", "week", "month", "year"], account: str = Depends(owner("ggo.read")),
                 begin: str | None = None, end: str | None = None, sector: str | None = None,
                 tech_type: str | None = None, state: state_filter = None) -> list[dict[str, Any]]:  # fmt: skip
         """SQL sums each UTC hour (a Danish hour is a whole UTC hour); the hours are then folded
@@ -408,7 +416,7 @@ def _inventory_routes(app: FastAPI, service: "Service", owner: Any) -> None:
         return list(buckets.values())
 
     @app.get("/v1/ggos/{address}", response_model=GgoOut, responses=errors(401, 403, 404), summary="One of your GGOs")
-    def one_ggo(address: str, account: str = Depends(owner)) -> dict[str, Any]:
+    def one_ggo(address: str, account: str = Depends(owner("ggo.read"))) -> dict[str, Any]:
         with engine.connect() as conn:
             row = conn.execute(select(db.ggos).where(db.ggos.c.address == address, db.ggos.c.account == account)
                                ).mappings().first()  # fmt: skip
@@ -418,7 +426,7 @@ def _inventory_routes(app: FastAPI, service: "Service", owner: Any) -> None:
 
     @app.get("/v1/measurements", response_model=MeasurementPage, responses=errors(400, 401, 403),
              summary="Your meters' measurements, with what is retired against each consumption")  # fmt: skip
-    def list_measurements(account: str = Depends(owner), begin: str | None = None, end: str | None = None,
+    def list_measurements(account: str = Depends(owner("ggo.read")), begin: str | None = None, end: str | None = None,
                           type: Literal["PRODUCTION", "CONSUMPTION"] | None = None, after: str = "",
                           limit: int = Query(PAGE_DEFAULT, ge=1, le=LIST_LIMIT_MAX)) -> dict[str, Any]:  # fmt: skip
         m = db.measurements.c
@@ -440,7 +448,9 @@ def _inventory_routes(app: FastAPI, service: "Service", owner: Any) -> None:
 
     @app.get("/v1/export/{what}.csv", responses={200: {"content": {"text/csv": {}}}, **errors(401, 403, 404)},
              summary="Your GGOs, transfers or retirements as CSV")  # fmt: skip
-    def export(what: Literal["ggos", "transfers", "retirements"], account: str = Depends(owner)) -> StreamingResponse:
+    def export(
+        what: Literal["ggos", "transfers", "retirements"], account: str = Depends(owner("ggo.read"))
+    ) -> StreamingResponse:
         return StreamingResponse(_csv(engine, account, what, int(service.clock()), lifetime()), media_type="text/csv",
                                  headers={"Content-Disposition": f'attachment; filename="{what}.csv"'})  # fmt: skip
 
@@ -488,7 +498,7 @@ def _matching_routes(app: FastAPI, service: "Service", owner: Any) -> None:
     @app.get("/v1/matching", response_model=MatchingOut, responses=errors(400, 401, 403),
              summary="Hourly matching of your consumption: per hour, day, week, month or year (Danish calendar)")  # fmt: skip
     def matching_(begin: str, end: str, resolution: resolution_filter = "day", sector: str | None = None,
-                  account: str = Depends(owner)) -> dict[str, Any]:  # fmt: skip
+                  account: str = Depends(owner("reports.read"))) -> dict[str, Any]:  # fmt: skip
         begin_s, end_s = _span(begin, end)
         with engine.connect() as conn:
             return matching.matching(conn, account, begin_s, end_s, resolution, sector).out()
@@ -496,7 +506,7 @@ def _matching_routes(app: FastAPI, service: "Service", owner: Any) -> None:
     @app.get("/v1/matching.csv", responses={200: {"content": {"text/csv": {}}}, **errors(400, 401, 403)},
              summary="The same, as CSV")  # fmt: skip
     def matching_csv(begin: str, end: str, resolution: resolution_filter = "day", sector: str | None = None,
-                     account: str = Depends(owner)) -> Response:  # fmt: skip
+                     account: str = Depends(owner("reports.read"))) -> Response:  # fmt: skip
         begin_s, end_s = _span(begin, end)
         with engine.connect() as conn:
             found = matching.matching(conn, account, begin_s, end_s, resolution, sector)
@@ -511,14 +521,14 @@ def _matching_routes(app: FastAPI, service: "Service", owner: Any) -> None:
     @app.get("/v1/production", response_model=list[ProductionOut], responses=errors(400, 401, 403),
              summary="Your production: produced, issued, received, retired, unused and transferred, per bucket")  # fmt: skip
     def production_(begin: str, end: str, resolution: resolution_filter = "day", sector: str | None = None,
-                    account: str = Depends(owner)) -> list[dict[str, Any]]:  # fmt: skip
+                    account: str = Depends(owner("reports.read"))) -> list[dict[str, Any]]:  # fmt: skip
         begin_s, end_s = _span(begin, end)
         with engine.connect() as conn:
             return matching.production(conn, account, begin_s, end_s, resolution, sector)
 
     @app.get("/v1/report.html", response_class=HTMLResponse, responses=errors(400, 401, 403),
              summary="The printable matching report: headline, charts, coverage, technologies, retired GGOs")  # fmt: skip
-    def report_(begin: str, end: str, sector: str | None = None, account: str = Depends(owner)) -> str:
+    def report_(begin: str, end: str, sector: str | None = None, account: str = Depends(owner("reports.read"))) -> str:
         begin_s, end_s = _span(begin, end)
         with engine.connect() as conn:
             found = matching.matchings(conn, account, begin_s, end_s, ("day", "week", "month", "year"), sector)
@@ -598,7 +608,7 @@ def _agreement_routes(app: FastAPI, service: "Service", owner: Any) -> None:
 
     @app.post("/v1/agreements", response_model=AgreementOut, status_code=201, responses=documented,
               summary="Propose a transfer agreement (as its sender or its receiver); one to an external endpoint is in force at once")  # fmt: skip
-    def propose(body: AgreementIn, account: str = Depends(owner)) -> dict[str, Any]:
+    def propose(body: AgreementIn, account: str = Depends(owner("agreements.write"))) -> dict[str, Any]:
         receiver = body.receiver.receiver() if body.receiver is not None else account
         begin_s = _time(body.begin, "begin")
         end_s = None if body.end is None else _time(body.end, "end")
@@ -608,39 +618,39 @@ def _agreement_routes(app: FastAPI, service: "Service", owner: Any) -> None:
 
     @app.get("/v1/agreements", response_model=list[AgreementOut], responses=errors(401, 403),
              summary="Your agreements, as sender and as receiver, with what was transferred under each")  # fmt: skip
-    def agreements(account: str = Depends(owner)) -> list[dict[str, Any]]:
+    def agreements(account: str = Depends(owner("ggo.read"))) -> list[dict[str, Any]]:
         return service.agreements.listed(account)
 
     @app.get("/v1/agreements/{agreement}", response_model=AgreementOut, responses=errors(401, 403, 404),
              summary="One agreement and the transfers made under it")  # fmt: skip
-    def agreement_(agreement: str, account: str = Depends(owner)) -> dict[str, Any]:
+    def agreement_(agreement: str, account: str = Depends(owner("ggo.read"))) -> dict[str, Any]:
         return service.agreements.get(account, agreement)
 
     @app.post("/v1/agreements/{agreement}/{action}", response_model=AgreementOut, responses=documented,
               summary="accept or decline (the other side), withdraw (the proposer), cancel (either side)")  # fmt: skip
     def decide(agreement: str, action: Literal["accept", "decline", "withdraw", "cancel"],
-               account: str = Depends(owner)) -> dict[str, Any]:  # fmt: skip
+               account: str = Depends(owner("agreements.write"))) -> dict[str, Any]:  # fmt: skip
         return service.agreements.decide(account, agreement, action)
 
     @app.put("/v1/agreements/{agreement}/priority", response_model=AgreementOut, responses=documented,
              summary="The sender orders its agreements: lower is served first")  # fmt: skip
-    def priority(agreement: str, body: PriorityIn, account: str = Depends(owner)) -> dict[str, Any]:
+    def priority(agreement: str, body: PriorityIn, account: str = Depends(owner("agreements.write"))) -> dict[str, Any]:
         return service.agreements.set_priority(account, agreement, body.priority)
 
     @app.put("/v1/meters/{gsrn}/retire-priority", status_code=204, responses=errors(400, 401, 403, 404),
              summary="The order in which your consumption meters get GGOs retired against them: lower first")  # fmt: skip
-    def retire_priority(gsrn: str, body: PriorityIn, account: str = Depends(owner)) -> None:
+    def retire_priority(gsrn: str, body: PriorityIn, account: str = Depends(owner("ggo.retire"))) -> None:
         service.meters.set_retire_priority(account, gsrn, body.priority)
 
     @app.put("/v1/automation", status_code=204, responses=errors(400, 401, 403),
              summary="Turn automatic routing on (what you hold is routed at once) or off")  # fmt: skip
-    def automation(body: AutomationIn, account: str = Depends(owner)) -> None:
+    def automation(body: AutomationIn, account: str = Depends(owner("agreements.write"))) -> None:
         service.automation.enable(account, body.enabled)
         service.wake()
 
     @app.post("/v1/automation/runs", response_model=RunOut, responses=errors(400, 401, 403, 409),
               summary="Route a past period now (back in time)")  # fmt: skip
-    def back_in_time(body: BackInTimeIn, account: str = Depends(owner)) -> dict[str, Any]:
+    def back_in_time(body: BackInTimeIn, account: str = Depends(owner("agreements.write"))) -> dict[str, Any]:
         with service.engine.connect() as conn:
             if not wallets.get(conn, account).automation:
                 raise Refused(409, "automation_off", "turn automation on first (PUT /v1/automation)")
@@ -650,7 +660,7 @@ def _agreement_routes(app: FastAPI, service: "Service", owner: Any) -> None:
 
     @app.get("/v1/automation/runs", response_model=list[RunOut], responses=errors(401, 403),
              summary="The automation's runs, newest first: what each did, or why it could not")  # fmt: skip
-    def runs(account: str = Depends(owner)) -> list[dict[str, Any]]:
+    def runs(account: str = Depends(owner("ggo.read"))) -> list[dict[str, Any]]:
         return service.automation.runs(account)
 
 
@@ -694,7 +704,7 @@ def _operation_routes(app: FastAPI, service: "Service", owner: Any) -> None:
 
     @app.post("/v1/transfers", response_model=OperationOut, responses=documented,
               summary="Transfer a GGO, whole or a part (a split with the rest back to you), to an account or an endpoint")  # fmt: skip
-    def transfer(body: TransferIn, account: str = Depends(owner),
+    def transfer(body: TransferIn, account: str = Depends(owner("ggo.transfer")),
                  idempotency_key: str | None = Header(None)) -> dict[str, Any]:  # fmt: skip
         return ops.transfer(
             account, body.ggo, body.to.receiver(), _amount(body.amount_wh), _idempotency(idempotency_key)
@@ -703,7 +713,7 @@ def _operation_routes(app: FastAPI, service: "Service", owner: Any) -> None:
     @app.post("/v1/splits", response_model=OperationOut, responses=documented,
               summary="Split a GGO into parts at fresh addresses of yours")  # fmt: skip
     def split(
-        body: SplitIn, account: str = Depends(owner), idempotency_key: str | None = Header(None)
+        body: SplitIn, account: str = Depends(owner("ggo.transfer")), idempotency_key: str | None = Header(None)
     ) -> dict[str, Any]:
         amounts = [_amount(a) or 0 for a in body.amounts_wh]
         return ops.split(account, body.ggo, amounts, _idempotency(idempotency_key))
@@ -711,14 +721,16 @@ def _operation_routes(app: FastAPI, service: "Service", owner: Any) -> None:
     @app.post("/v1/retirements", response_model=OperationOut, responses=documented,
               summary="Retire a GGO (or a part of it) against your consumption of its period and sector")  # fmt: skip
     def retire(
-        body: RetireIn, account: str = Depends(owner), idempotency_key: str | None = Header(None)
+        body: RetireIn, account: str = Depends(owner("ggo.retire")), idempotency_key: str | None = Header(None)
     ) -> dict[str, Any]:
         return ops.retire(account, body.ggo, body.measurement, _amount(body.amount_wh), _idempotency(idempotency_key))
 
     @app.post("/v1/compose", response_model=OperationOut, responses=documented,
               summary="One GGO into transfers and retirements, the rest back to you, in one batch")  # fmt: skip
     def compose(
-        body: ComposeIn, account: str = Depends(owner), idempotency_key: str | None = Header(None)
+        body: ComposeIn,
+        account: str = Depends(owner("ggo.transfer", "ggo.retire")),
+        idempotency_key: str | None = Header(None),
     ) -> dict[str, Any]:
         legs = [Leg(_amount(t.amount_wh) or 0, to=t.to.receiver()) for t in body.transfers]
         legs += [Leg(_amount(r.amount_wh) or 0, measurement=r.measurement or "") for r in body.retirements]
@@ -726,26 +738,26 @@ def _operation_routes(app: FastAPI, service: "Service", owner: Any) -> None:
 
     @app.post("/v1/bulk/transfers", response_model=OperationOut, responses=documented,
               summary="Transfer N Wh of each period in [begin, end) to a receiver, choosing the GGOs")  # fmt: skip
-    def bulk_transfer(body: BulkTransferIn, account: str = Depends(owner),
+    def bulk_transfer(body: BulkTransferIn, account: str = Depends(owner("ggo.transfer")),
                       idempotency_key: str | None = Header(None)) -> dict[str, Any]:  # fmt: skip
         return ops.transfer_hourly(account, body.to.receiver(), _amount(body.amount_wh) or 0,
                                    _time(body.begin, "begin"), _time(body.end, "end"), _idempotency(idempotency_key))  # fmt: skip
 
     @app.post("/v1/bulk/retirements", response_model=OperationOut, responses=documented,
               summary="Retire what you hold against your consumption of [begin, end), choosing the GGOs")  # fmt: skip
-    def bulk_retire(body: BulkRetireIn, account: str = Depends(owner),
+    def bulk_retire(body: BulkRetireIn, account: str = Depends(owner("ggo.retire")),
                     idempotency_key: str | None = Header(None)) -> dict[str, Any]:  # fmt: skip
         return ops.retire_period(account, _time(body.begin, "begin"), _time(body.end, "end"),
                                  _idempotency(idempotency_key))  # fmt: skip
 
     @app.post("/v1/operations/{op}/signatures", response_model=OperationOut, responses=documented,
               summary="Self-custody: your signatures for an UNSIGNED operation's transactions, then it goes to the ledger")  # fmt: skip
-    def sign(op: str, body: SignaturesIn, account: str = Depends(owner)) -> dict[str, Any]:
+    def sign(op: str, body: SignaturesIn, account: str = Depends(owner("ggo.transfer"))) -> dict[str, Any]:
         return ops.sign(account, op, body.signatures)
 
     @app.get("/v1/operations", response_model=OperationPage, responses=errors(400, 401, 403),
              summary="Your operations not dismissed, with their status and any failure's reason")  # fmt: skip
-    def list_operations(account: str = Depends(owner),
+    def list_operations(account: str = Depends(owner("ggo.read")),
                         status: Literal["UNSIGNED", "PENDING", "COMMITTED", "FAILED"] | None = None,
                         after: str = "", limit: int = Query(PAGE_DEFAULT, ge=1, le=LIST_LIMIT_MAX)) -> dict[str, Any]:  # fmt: skip
         found = ops.listed(account, status, after, limit + 1)
@@ -753,12 +765,12 @@ def _operation_routes(app: FastAPI, service: "Service", owner: Any) -> None:
 
     @app.get("/v1/operations/{op}", response_model=OperationOut, responses=errors(401, 403, 404),
              summary="One operation: PENDING, COMMITTED, or FAILED with the ledger's code and message")  # fmt: skip
-    def one_operation(op: str, account: str = Depends(owner)) -> dict[str, Any]:
+    def one_operation(op: str, account: str = Depends(owner("ggo.read"))) -> dict[str, Any]:
         return ops.get(account, op)
 
     @app.delete("/v1/operations/{op}", status_code=204, responses=errors(401, 403, 404),
                 summary="Dismiss a finished operation from your lists (an UNSIGNED one is cancelled)")  # fmt: skip
-    def dismiss(op: str, account: str = Depends(owner)) -> None:
+    def dismiss(op: str, account: str = Depends(owner("ggo.transfer"))) -> None:
         ops.dismiss(account, op)
 
 
@@ -767,7 +779,7 @@ def _exchange_routes(app: FastAPI, service: "Service", owner: Any) -> None:
 
     @app.get("/v1/receive-endpoint", response_model=EndpointOut, responses=errors(401, 403),
              summary="What another service or wallet needs to send you GGOs")  # fmt: skip
-    def receive_endpoint(request: Request, account: str = Depends(owner)) -> dict[str, Any]:
+    def receive_endpoint(request: Request, account: str = Depends(owner("ggo.read"))) -> dict[str, Any]:
         with engine.connect() as conn:
             xpub = wallets.get(conn, account).receive_xpub
         return {"xpub": xpub, "notify_url": str(request.url_for("notify")), "ledger": service.ledger.config().ledger}
@@ -782,7 +794,7 @@ def _exchange_routes(app: FastAPI, service: "Service", owner: Any) -> None:
 
     @app.post("/v1/webhooks", response_model=WebhookCreated, status_code=201, responses=errors(400, 401, 403),
               summary="Subscribe to your account's events (ggo.received, ggo.issued, operation.completed)")  # fmt: skip
-    def subscribe(body: WebhookIn, account: str = Depends(owner)) -> dict[str, int]:
+    def subscribe(body: WebhookIn, account: str = Depends(owner("ggo.read"))) -> dict[str, int]:
         try:
             return {"id": service.hooks.subscribe(engine, body.url, body.secret, body.events, account,
                                                   service.config.allow_private)}  # fmt: skip
@@ -790,11 +802,11 @@ def _exchange_routes(app: FastAPI, service: "Service", owner: Any) -> None:
             raise Refused(400, "invalid_webhook", str(exc)) from None
 
     @app.get("/v1/webhooks", response_model=list[WebhookOut], responses=errors(401, 403), summary="Your subscriptions")
-    def subscriptions(account: str = Depends(owner)) -> list[dict[str, Any]]:
+    def subscriptions(account: str = Depends(owner("ggo.read"))) -> list[dict[str, Any]]:
         with engine.connect() as conn:
             return service.hooks.listed(conn, account)
 
     @app.delete("/v1/webhooks/{webhook_id}", status_code=204, responses=errors(401, 403, 404), summary="Unsubscribe")
-    def unsubscribe(webhook_id: int, account: str = Depends(owner)) -> None:
+    def unsubscribe(webhook_id: int, account: str = Depends(owner("ggo.read"))) -> None:
         if not service.hooks.unsubscribe(engine, webhook_id, account):
             raise Refused(404, "not_found", f"you have no webhook {webhook_id}")

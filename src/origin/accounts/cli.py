@@ -33,14 +33,17 @@ def accounts() -> None:
 @click.option("--ledger-url", required=True, help="The ledger node's URL.")
 @click.option("--datahub-url", required=True, help="The DataHub service's URL.")
 @click.option("--database", metavar="postgresql://...", default=None, help="PostgreSQL instead of SQLite in --data.")
+@click.option("--auth-issuer", default=None, help="The authorization server whose access tokens the API takes.")
 @KEK_OPTION
-def accounts_init(data: Path, ledger_url: str, datahub_url: str, database: str | None, kek: Path | None) -> None:
+def accounts_init(data: Path, ledger_url: str, datahub_url: str, database: str | None, auth_issuer: str | None,
+                  kek: Path | None) -> None:  # fmt: skip
     """Create the service's folder and database; print the operator's API token (once)."""
     from origin.accounts import service
     from origin.accounts.custody import CustodyError
 
     try:
-        made = service.init(data, ledger_url=ledger_url, datahub_url=datahub_url, database=database, kek=kek)
+        made = service.init(data, ledger_url=ledger_url, datahub_url=datahub_url, database=database, kek=kek,
+                            auth_issuer=auth_issuer)  # fmt: skip
     except (service.ConfigError, CustodyError) as exc:
         fail(str(exc))
     click.echo(json.dumps(made, indent=2))

@@ -35,7 +35,7 @@ from origin.protocol.times import parse_time
 
 ENTRIES_PER_STEP = 32  # entries applied in one database transaction: memory stays small, whatever the backlog
 RECEIVE_GAP = 100  # receive indices watched past the highest used or handed out
-ADDRESSES_CACHED = 200_000  # measurement addresses kept derived, of the latest times (memory stays bounded)
+ADDRESSES_CACHED = 20_000  # measurement addresses kept derived, of the latest periods (a few MiB at most)
 
 Event = tuple[str, str, dict[str, Any]]  # (account, event name, payload)
 

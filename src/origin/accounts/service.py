@@ -31,6 +31,7 @@ from origin.accounts.custody import CustodyError, LocalKek
 from origin.accounts.inventory import Event, Inventory
 from origin.accounts.ledger import LedgerAlarm, LedgerClient, LedgerUnavailable
 from origin.accounts.operations import Operations
+from origin.bearer import Bearers, JwksAuthenticator
 from origin.client import http
 from origin.folder import (
     DATABASE_SCHEMES,
@@ -41,7 +42,7 @@ from origin.folder import (
     rewrite_private,
     write_private,
 )
-from origin.tokens import TokenTable
+from origin.tokens import Principal, TokenTable
 from origin.webhooks import Webhooks, refused_destination
 
 __all__ = ["ConfigError", "Service", "init", "load", "load_kek", "set_kek_file"]
@@ -49,6 +50,7 @@ __all__ = ["ConfigError", "Service", "init", "load", "load_kek", "set_kek_file"]
 log = logging.getLogger("origin.accounts")
 CONFIG, DATABASE, KEK_FILE = "accounts.json", "accounts.db", "kek.hex"
 OPERATOR, OWNER = "operator", "owner"
+AUDIENCE = "origin-accounts"  # this service's name in the `aud` of the access tokens it takes
 EVENTS = (
     "ggo.received",
     "ggo.issued",
@@ -69,6 +71,17 @@ class Config:
     follow_every_s: float = 2.0
     allow_private: bool = False  # may webhooks and notify URLs be loopback, link-local or private addresses
     kek_file: str | None = None
+    auth_issuer: str | None = None  # the authorization server whose access tokens the API takes
+
+
+def principal(claims: dict[str, Any]) -> Principal | None:
+    """Whom an access token names here: the issuing body's operator (role and scope both), or
+    the account its user has; None for a user with no account at this service."""
+    scopes = frozenset(str(claims.get("scope", "")).split())
+    if claims.get("role") == OPERATOR and OPERATOR in scopes:
+        return Principal(str(claims["sub"]), OPERATOR, scopes)
+    account = claims.get("account")
+    return Principal(str(account), OWNER, scopes) if isinstance(account, str) and account else None
 
 
 def tokens(engine: Any) -> TokenTable:
@@ -80,13 +93,15 @@ def hooks() -> Webhooks:
 
 
 def init(data: Path, *, ledger_url: str, datahub_url: str, database: str | None = None, kek: Path | None = None,
-         now_s: int | None = None) -> dict[str, str]:  # fmt: skip
+         now_s: int | None = None, auth_issuer: str | None = None) -> dict[str, str]:  # fmt: skip
     """Create the service's folder, all of it or nothing; the operator's API token."""
     data = Path(data)
     if (data / CONFIG).exists():
         raise ConfigError(f"{data} already holds an account service")
     check_url("--ledger-url", ledger_url)
     check_url("--datahub-url", datahub_url)
+    if auth_issuer is not None:
+        auth_issuer = check_url("--auth-issuer", auth_issuer)
     if database is not None:
         check_url("--database", database, DATABASE_SCHEMES)
     with making(data, (CONFIG, DATABASE, KEK_FILE)):
@@ -97,7 +112,7 @@ def init(data: Path, *, ledger_url: str, datahub_url: str, database: str | None 
             write_private(data / KEK_FILE, LocalKek.generate_hex() + "\n")
             kek_file = str((data / KEK_FILE).resolve())
         config = Config(database=database or f"sqlite:///{data.resolve() / DATABASE}", ledger_url=ledger_url,
-                        datahub_url=datahub_url, kek_file=kek_file)  # fmt: skip
+                        datahub_url=datahub_url, kek_file=kek_file, auth_issuer=auth_issuer)  # fmt: skip
         engine = open_database(config.database, db.connect)
         token = tokens(engine).add("operator", OPERATOR, "made by accounts init", int(now_s or time.time()))
         engine.dispose()
@@ -143,6 +158,11 @@ class Service:
         self._check_kek()
         self.fetch, self.clock = fetch, clock
         self.authenticator = tokens(self.engine)
+        oauth = None
+        if self.config.auth_issuer:
+            oauth = JwksAuthenticator(self.config.auth_issuer, AUDIENCE, lambda url: json.loads(fetch("GET", url)[1]),
+                                      principal)  # fmt: skip
+        self.verifier = Bearers(self.authenticator, oauth)
         self.hooks = hooks()
         self.ledger = LedgerClient(self.config.ledger_url, fetch)
         self.inventory = Inventory(self.engine, self.ledger, self.record)
