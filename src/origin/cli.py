@@ -307,14 +307,16 @@ def _seconds(text: str) -> int:
 @click.option("--refresh-token", required=True, help="The long-lived DataHub refresh token.")
 @click.option("--database", default=None, help="sqlite:///PATH or postgresql://... (default: SQLite in --data)")
 @click.option("--issuer-key", default=None, help="The issuing body's private key, hex (default: a new one).")
-def datahub_init(data, ledger_url, ledger_id, datahub_url, refresh_token, database, issuer_key):
+@click.option("--auth-issuer", default=None, help="The authorization server whose access tokens the API takes.")
+def datahub_init(data, ledger_url, ledger_id, datahub_url, refresh_token, database, issuer_key, auth_issuer):
     """Set up a DataHub service folder."""
     from origin.datahub import service
 
     try:
         key = bytes.fromhex(issuer_key) if issuer_key else None
         made = service.init(data, ledger_url=ledger_url, ledger_id=ledger_id, datahub_url=datahub_url,
-                            refresh_token=refresh_token, database=database, issuer_key=key)  # fmt: skip
+                            refresh_token=refresh_token, database=database, issuer_key=key,
+                            auth_issuer=auth_issuer)  # fmt: skip
     except (service.ConfigError, ValueError) as exc:
         fail(str(exc))
     click.echo(json.dumps(made, indent=2))

@@ -3,11 +3,9 @@ authorization server's access tokens: no token, an expired one, one for another 
 from another issuer, one without the endpoint's scope, and another user's with every scope.
 An endpoint added without a scope check fails here."""
 
-import time
-import uuid
-
 import pytest
 from accounts_world import AccountsWorld
+from auth_world import mint
 from fastapi.testclient import TestClient
 
 from origin.auth import service as auth_service
@@ -28,14 +26,8 @@ def matrix(tmp_path, databases):
     auth.stop()
 
 
-def mint(auth, account: str, scope: str, *, exp_in: int = 600, aud: str = ACCOUNTS, iss: str = ISSUER) -> str:
-    """An access token as the authorization server signs it, for a user whose account is `account`."""
-    from joserfc import jwt
-
-    now = int(time.time())
-    claims = {"iss": iss, "aud": [aud], "sub": f"usr_{account[-8:]}", "client_id": "cli_app", "iat": now - 5,
-              "exp": now + exp_in, "jti": uuid.uuid4().hex, "scope": scope, "account": account, "role": "user"}  # fmt: skip
-    return jwt.encode({"alg": "ES256", "typ": "at+jwt"}, claims, auth.keys.signing())
+def token(auth, account: str, scope: str, **shape) -> str:
+    return mint(auth, scope, aud=shape.pop("aud", ACCOUNTS), account=account, sub=f"usr_{account[-8:]}", **shape)
 
 
 def filled(path: str, values: dict[str, str]) -> str:
@@ -66,20 +58,20 @@ def test_every_endpoint_checks_the_token_its_scope_and_whose_data(matrix):
             url = filled(path, values)
             cases = {
                 "no token": ({}, 401),
-                "expired": ({"Authorization": f"Bearer {mint(auth, owner['id'], EVERY_SCOPE, exp_in=-10)}"}, 401),
-                "wrong audience": ({"Authorization": f"Bearer {mint(auth, owner['id'], EVERY_SCOPE, aud='origin-datahub')}"}, 401),
-                "wrong issuer": ({"Authorization": f"Bearer {mint(auth, owner['id'], EVERY_SCOPE, iss='https://evil.example')}"}, 401),
-                "no scope": ({"Authorization": f"Bearer {mint(auth, owner['id'], 'openid profile')}"}, 403),
+                "expired": ({"Authorization": f"Bearer {token(auth, owner['id'], EVERY_SCOPE, exp_in=-10)}"}, 401),
+                "wrong audience": ({"Authorization": f"Bearer {token(auth, owner['id'], EVERY_SCOPE, aud='origin-datahub')}"}, 401),
+                "wrong issuer": ({"Authorization": f"Bearer {token(auth, owner['id'], EVERY_SCOPE, iss='https://evil.example')}"}, 401),
+                "no scope": ({"Authorization": f"Bearer {token(auth, owner['id'], 'openid profile')}"}, 403),
             }  # fmt: skip
             if path == "/v1/accounts":
-                cases["no scope"] = ({"Authorization": f"Bearer {mint(auth, owner['id'], EVERY_SCOPE)}"}, 403)
+                cases["no scope"] = ({"Authorization": f"Bearer {token(auth, owner['id'], EVERY_SCOPE)}"}, 403)
             for case, (headers, status) in cases.items():
                 r = api.request(method.upper(), url, headers=headers, json={})
                 assert r.status_code == status, (method, path, case, r.status_code, r.text[:200])
             if path == "/v1/accounts":
                 continue
             r = api.request(method.upper(), url, json={"ggo": ggo, "to": {"account": stranger["id"]}},
-                            headers={"Authorization": f"Bearer {mint(auth, stranger['id'], EVERY_SCOPE)}"})  # fmt: skip
+                            headers={"Authorization": f"Bearer {token(auth, stranger['id'], EVERY_SCOPE)}"})  # fmt: skip
             assert r.status_code not in (401, 403) or "{" in path, (method, path, r.status_code, r.text[:200])
             if r.status_code < 300:
                 assert not any(mark in r.text for mark in owners_marks), (method, path, "another user's data shown")
@@ -87,5 +79,5 @@ def test_every_endpoint_checks_the_token_its_scope_and_whose_data(matrix):
     assert checked >= 35
     assert world.get(owner, f"/v1/ggos/{ggo}")["state"] == "split"  # the stranger moved nothing of the owner's
     ours = TestClient(world.service.app())
-    r = ours.get("/v1/ggos", headers={"Authorization": f"Bearer {mint(auth, owner['id'], 'ggo.read')}"})
+    r = ours.get("/v1/ggos", headers={"Authorization": f"Bearer {token(auth, owner['id'], 'ggo.read')}"})
     assert r.status_code == 200 and ggo in r.text  # and the owner's own token works

@@ -6,6 +6,7 @@ import contextlib
 import re
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 from authlib.integrations.httpx_client import OAuth2Client
+from joserfc import jwt
 
 from harness.soak import free_port
 from origin.auth import service
@@ -110,3 +112,13 @@ def auth_world(tmp: Path, database: str | None = None) -> Iterator[AuthWorld]:
         server.should_exit = True
         thread.join(10)
         svc.stop()
+
+
+def mint(svc: service.Service, scope: str, *, aud: str, exp_in: int = 600, iss: str | None = None,
+         **claims: str) -> str:  # fmt: skip
+    """An access token as the authorization server signs it (its key, its claims), for tests
+    that need one of a given shape: expired, for another audience, from another issuer."""
+    now = int(time.time())
+    body = {"iss": iss or svc.config.issuer, "aud": [aud], "sub": "usr_test", "client_id": "cli_app", "iat": now - 5,
+            "exp": now + exp_in, "jti": uuid.uuid4().hex, "scope": scope, "role": "user", **claims}  # fmt: skip
+    return jwt.encode({"alg": "ES256", "typ": "at+jwt"}, body, svc.keys.signing())

@@ -39,19 +39,19 @@ ACCESS_TOKEN_S = 600
 REFRESH_TOKEN_S = 30 * 86400
 CODE_S = 60
 DATAHUB, ACCOUNTS = "origin-datahub", "origin-accounts"  # the resource servers' audience names
-SCOPES = {  # what each scope lets an app do, in the consent page's words; and whose API it is for
-    "openid": ("know who you are (sign you in)", None),
-    "profile": ("see your name and e-mail address", None),
-    "offline_access": ("keep its access while you are away (until you revoke it)", None),
-    "meteringpoints.read": ("see your metering points", DATAHUB),
-    "measurements.read": ("see your meters' measurements", DATAHUB),
-    "ggo.read": ("see your GGOs, transfers and retirements", ACCOUNTS),
-    "ggo.transfer": ("transfer your GGOs to others", ACCOUNTS),
-    "ggo.retire": ("retire your GGOs against your consumption", ACCOUNTS),
-    "agreements.write": ("propose, accept and end transfer agreements for you", ACCOUNTS),
-    "reports.read": ("see your hourly matching and reports", ACCOUNTS),
-    "meters.write": ("add metering points to your account", ACCOUNTS),
-    "operator": ("act as the issuing body's operator", None),  # only an operator's to grant
+SCOPES = {  # what each scope lets an app do, in the consent page's words; and whose APIs it is for
+    "openid": ("know who you are (sign you in)", ()),
+    "profile": ("see your name and e-mail address", ()),
+    "offline_access": ("keep its access while you are away (until you revoke it)", ()),
+    "meteringpoints.read": ("see your metering points", (DATAHUB,)),
+    "measurements.read": ("see your meters' measurements", (DATAHUB,)),
+    "ggo.read": ("see your GGOs, transfers and retirements", (ACCOUNTS,)),
+    "ggo.transfer": ("transfer your GGOs to others", (ACCOUNTS,)),
+    "ggo.retire": ("retire your GGOs against your consumption", (ACCOUNTS,)),
+    "agreements.write": ("propose, accept and end transfer agreements for you", (ACCOUNTS,)),
+    "reports.read": ("see your hourly matching and reports", (ACCOUNTS,)),
+    "meters.write": ("add metering points to your account", (ACCOUNTS, DATAHUB)),
+    "operator": ("act as the issuing body's operator", (ACCOUNTS, DATAHUB)),  # only an operator's to grant
 }
 OPERATOR_SCOPES = {"operator"}
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
@@ -520,7 +520,7 @@ class _AccessTokens(rfc9068.JWTBearerTokenGenerator):
         return self.server.keys.signing()
 
     def get_audiences(self, client: Client, user: Subject | None, scope: str) -> list[str]:
-        audiences = sorted({a for s in (scope or "").split() if s in SCOPES and (a := SCOPES[s][1])})
+        audiences = sorted({a for s in (scope or "").split() if s in SCOPES for a in SCOPES[s][1]})
         return audiences or [self.server.issuer]
 
     def get_extra_claims(self, client: Client, grant_type: str, user: Subject | None, scope: str) -> dict[str, Any]:

@@ -20,7 +20,17 @@ from origin.protocol.errors import ProtocolError
 from origin.protocol.limits import JSON_BODY_BYTES_MAX, LIST_LIMIT_MAX
 from origin.protocol.times import format_time, parse_time
 from origin.server import BoundedBody
-from origin.webapi import Refused, WebhookCreated, WebhookOut, bearer, cursor, errors, install_handlers, local_period
+from origin.webapi import (
+    Refused,
+    WebhookCreated,
+    WebhookOut,
+    bearer,
+    cursor,
+    errors,
+    install_handlers,
+    local_period,
+    scoped,
+)
 
 PAGE_DEFAULT = 1000
 
@@ -143,19 +153,26 @@ def create_datahub_app(engine: Engine, authenticator: Authenticator, sectors: Ca
 
 
 class _Who:
-    def __init__(self, principal: Callable[..., Principal], issuer: Callable[..., Principal]):
-        self.principal, self.issuer = principal, issuer
+    """The dependencies: `principal(scope)` anyone whose token has the scope, `issuer` the
+    issuing body only."""
+
+    def __init__(self, principal: Callable[..., Principal]):
+        self._principal = principal
+
+        def issuer(who: Principal = Depends(scoped(principal, "operator"))) -> Principal:
+            if who.role != ISSUER:
+                raise Refused(403, "forbidden", "only the issuing body may do this")
+            return who
+
+        self.issuer = issuer
+
+    def principal(self, *needed: str) -> Callable[..., Principal]:
+        return scoped(self._principal, *needed)
 
 
 def _principals(authenticator: Authenticator) -> _Who:
-    principal = bearer(authenticator, "A token from `origin datahub token add`")
-
-    def issuer(who: Principal = Depends(principal)) -> Principal:
-        if who.role != ISSUER:
-            raise Refused(403, "forbidden", "only the issuing body may do this")
-        return who
-
-    return _Who(principal, issuer)
+    return _Who(bearer(authenticator, "An access token of the authorization server with the scope the endpoint "
+                                      "names, or a token from `origin datahub token add`"))  # fmt: skip
 
 
 def _meter_routes(app: FastAPI, engine: Engine, sectors: Callable[[], frozenset[str]],
@@ -172,7 +189,7 @@ def _meter_routes(app: FastAPI, engine: Engine, sectors: Callable[[], frozenset[
         summary="The metering points you may see, a page at a time",
         responses=errors(400, 401),
     )
-    def list_meters(who: Principal = Depends(w.principal), after: str = "",
+    def list_meters(who: Principal = Depends(w.principal("meteringpoints.read")), after: str = "",
                     limit: int = Query(PAGE_DEFAULT, ge=1, le=LIST_LIMIT_MAX)) -> dict[str, Any]:  # fmt: skip
         page, cursor = meters_.listed(engine, sectors(), None if who.role == ISSUER else who.subject, after, limit)
         return {"meters": page, "next": cursor}
@@ -183,12 +200,12 @@ def _meter_routes(app: FastAPI, engine: Engine, sectors: Callable[[], frozenset[
         summary="One metering point, and what it waits for",
         responses=errors(401, 404),
     )
-    def show_meter(gsrn: str, who: Principal = Depends(w.principal)) -> dict[str, Any]:
+    def show_meter(gsrn: str, who: Principal = Depends(w.principal("meteringpoints.read"))) -> dict[str, Any]:
         return visible(gsrn, who)
 
     @app.put("/v1/meters/{gsrn}/xpub", response_model=XpubOut, summary="The owner gives the meter's xpub (m/1'/i'), once",
              responses=errors(400, 401, 404, 409))  # fmt: skip
-    def set_xpub(gsrn: str, body: XpubIn, who: Principal = Depends(w.principal)) -> dict[str, Any]:
+    def set_xpub(gsrn: str, body: XpubIn, who: Principal = Depends(w.principal("meters.write"))) -> dict[str, Any]:
         owner = None if who.role == ISSUER else who.subject
         return {"gsrn": gsrn, "measurements_addressed": meters_.set_xpub(engine, gsrn, body.meter_xpub, owner)}
 
@@ -254,7 +271,7 @@ def _measurement_routes(app: FastAPI, engine: Engine, w: _Who) -> None:
 
     @app.get("/v1/measurements", response_model=MeasurementPage, summary="Measurements, filtered by meter, period, type and sector, a page at a time",
              responses=errors(400, 401))  # fmt: skip
-    def list_measurements(who: Principal = Depends(w.principal), gsrn: str | None = None, begin: str | None = None,
+    def list_measurements(who: Principal = Depends(w.principal("measurements.read")), gsrn: str | None = None, begin: str | None = None,
                           end: str | None = None, type: measurement_type = None, sector: str | None = None,
                           after: str = "", limit: int = Query(PAGE_DEFAULT, ge=1, le=LIST_LIMIT_MAX)) -> dict[str, Any]:  # fmt: skip
         query = select(measurements, meters.c.type, meters.c.sector).join(meters, meters.c.gsrn == measurements.c.gsrn)
@@ -271,7 +288,7 @@ def _measurement_routes(app: FastAPI, engine: Engine, w: _Who) -> None:
 
     @app.get("/v1/measurements/summary", response_model=list[SumOut], summary="Sums per hour, day or month (Europe/Copenhagen), over every match",
              responses=errors(400, 401))  # fmt: skip
-    def summary(resolution: Literal["hour", "day", "month"], who: Principal = Depends(w.principal),
+    def summary(resolution: Literal["hour", "day", "month"], who: Principal = Depends(w.principal("measurements.read")),
                 gsrn: str | None = None, begin: str | None = None, end: str | None = None,
                 type: measurement_type = None, sector: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
         """SQL sums each UTC hour (a Danish hour is a whole UTC hour); the hours are then folded
@@ -292,7 +309,7 @@ def _measurement_routes(app: FastAPI, engine: Engine, w: _Who) -> None:
 
     @app.get("/v1/measurements/{address}/gsrn", response_model=GsrnOut, responses=errors(400, 401, 403, 404),
              summary="The GSRN a measurement came from: to the meter's owner and the issuing body only")  # fmt: skip
-    def reveal_gsrn(address: str, who: Principal = Depends(w.principal)) -> dict[str, str]:
+    def reveal_gsrn(address: str, who: Principal = Depends(w.principal("meteringpoints.read"))) -> dict[str, str]:
         if not addresses.is_address(address):
             raise Refused(400, "malformed", "an address is 70 lower-case hex characters")
         with engine.connect() as conn:
@@ -308,7 +325,7 @@ def _measurement_routes(app: FastAPI, engine: Engine, w: _Who) -> None:
 def _admin_routes(app: FastAPI, engine: Engine, w: _Who, allow_private: bool) -> None:
     @app.post("/v1/webhooks", response_model=WebhookCreated, status_code=201, responses=errors(400, 401),
               summary="Subscribe to measurement.published and ggo.issued: an owner of their own meters' events")  # fmt: skip
-    def subscribe(body: WebhookIn, who: Principal = Depends(w.principal)) -> dict[str, int]:
+    def subscribe(body: WebhookIn, who: Principal = Depends(w.principal("measurements.read"))) -> dict[str, int]:
         owner = None if who.role == ISSUER else who.subject
         try:
             return {"id": webhooks.subscribe(engine, body.url, body.secret, body.events, owner, allow_private)}
@@ -321,13 +338,13 @@ def _admin_routes(app: FastAPI, engine: Engine, w: _Who, allow_private: bool) ->
         summary="Your subscriptions, with what is pending and failed",
         responses=errors(401),
     )
-    def subscriptions(who: Principal = Depends(w.principal)) -> list[dict[str, Any]]:
+    def subscriptions(who: Principal = Depends(w.principal("measurements.read"))) -> list[dict[str, Any]]:
         with engine.connect() as conn:
             return [{k: v for k, v in s.items() if k != "secret"}
                     for s in webhooks.listed(conn, None if who.role == ISSUER else who.subject)]  # fmt: skip
 
     @app.delete("/v1/webhooks/{webhook_id}", status_code=204, summary="Unsubscribe", responses=errors(401, 404))
-    def unsubscribe(webhook_id: int, who: Principal = Depends(w.principal)) -> None:
+    def unsubscribe(webhook_id: int, who: Principal = Depends(w.principal("measurements.read"))) -> None:
         if not webhooks.unsubscribe(engine, webhook_id, None if who.role == ISSUER else who.subject):
             raise Refused(404, "not_found", f"no subscription {webhook_id} of yours")
 

@@ -22,10 +22,12 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from origin.bearer import Bearers, JwksAuthenticator
+from origin.client import http
 from origin.datahub import db, webhooks
 from origin.datahub import meters as meters_
 from origin.datahub.api import create_datahub_app
-from origin.datahub.auth import ISSUER, digest, tokens
+from origin.datahub.auth import AUDIENCE, ISSUER, digest, principal, tokens
 from origin.datahub.client import DataHubClient
 from origin.datahub.importer import Importer, LedgerRefusesIssuer, LedgerUnavailable
 from origin.folder import DATABASE_SCHEMES, ConfigError, check_url, every, making, open_database, write_private
@@ -50,27 +52,32 @@ class Config:
     import_every_s: int = HOUR_S
     import_window_s: int = IMPORT_WINDOW_S  # each run imports this far back: late data is caught
     webhooks_allow_private: bool = False  # may subscribers be at loopback, link-local or private addresses
+    auth_issuer: str | None = None  # the authorization server whose access tokens the API takes
 
 
 def init(data: Path, *, ledger_url: str, ledger_id: str, datahub_url: str, refresh_token: str,
-         database: str | None = None, issuer_key: bytes | None = None, now_s: int | None = None) -> dict[str, str]:  # fmt: skip
+         database: str | None = None, issuer_key: bytes | None = None, now_s: int | None = None,
+         auth_issuer: str | None = None) -> dict[str, str]:  # fmt: skip
     """Create the service's folder, all of it or nothing; what an operator needs to know next."""
     data = Path(data)
     if (data / CONFIG).exists():
         raise ConfigError(f"{data} already holds a DataHub service")
     check_url("--ledger-url", ledger_url)
     check_url("--datahub-url", datahub_url)
+    if auth_issuer is not None:
+        auth_issuer = check_url("--auth-issuer", auth_issuer)
     if database is not None:
         check_url("--database", database, DATABASE_SCHEMES)
     with making(data, (CONFIG, ISSUER_KEY, DATABASE)):
-        return _fill(data, ledger_url, ledger_id, datahub_url, refresh_token, database, issuer_key, now_s)
+        return _fill(data, ledger_url, ledger_id, datahub_url, refresh_token, database, issuer_key, now_s, auth_issuer)
 
 
 def _fill(data: Path, ledger_url: str, ledger_id: str, datahub_url: str, refresh_token: str, database: str | None,
-          issuer_key: bytes | None, now_s: int | None) -> dict[str, str]:  # fmt: skip
+          issuer_key: bytes | None, now_s: int | None, auth_issuer: str | None) -> dict[str, str]:  # fmt: skip
     issuer_key = issuer_key or keys.new_private_key()
     config = Config(database=database or f"sqlite:///{data.resolve() / DATABASE}", ledger_url=ledger_url,
-                    ledger_id=ledger_id, datahub_url=datahub_url, refresh_token=refresh_token)  # fmt: skip
+                    ledger_id=ledger_id, datahub_url=datahub_url, refresh_token=refresh_token,
+                    auth_issuer=auth_issuer)  # fmt: skip
     engine = open_database(config.database, db.connect)
     token = tokens(engine).add("issuing-body", ISSUER, "made by datahub init", int(now_s or time.time()))
     engine.dispose()
@@ -117,6 +124,11 @@ class Service:
         self.engine = open_database(self.config.database, db.connect)
         self.authenticator = tokens(self.engine)
         _move_plaintext_tokens(self.data, self.authenticator)
+        oauth = None
+        if self.config.auth_issuer:
+            oauth = JwksAuthenticator(self.config.auth_issuer, AUDIENCE, lambda url: json.loads(http("GET", url)[1]),
+                                      principal)  # fmt: skip
+        self.verifier = Bearers(self.authenticator, oauth)
         self.datahub = DataHubClient(self.config.datahub_url, self.config.refresh_token)
         self.importer = Importer(self.engine, self.datahub, self.config.ledger_url, self.config.ledger_id, issuer_key)
         self._sectors: frozenset[str] = frozenset()
@@ -145,7 +157,7 @@ class Service:
 
     def app(self) -> FastAPI:
         """The service's API."""
-        return create_datahub_app(self.engine, self.authenticator, self.sectors, self.sync,
+        return create_datahub_app(self.engine, self.verifier, self.sectors, self.sync,
                                   self.config.webhooks_allow_private)  # fmt: skip
 
     def start(self) -> "Service":
