@@ -11,18 +11,15 @@ what is measured) run in this process, each on a real port. Prints:
 
 import argparse
 import concurrent.futures
-import contextlib
 import os
 import re
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 
-from harness.soak import free_port
+from harness.soak import free_port, serving
 from origin.accounts import service as accounts_service
 from origin.accounts import wallets
 from origin.accounts.custody import LocalKek
@@ -30,24 +27,9 @@ from origin.auth import service as auth_service
 from origin.auth.oauth import ACCOUNTS
 from origin.auth.users import HASHER
 from origin.bearer import JwksAuthenticator
-from origin.server import make_server
 from origin.tokens import Principal
 
 PASSWORD = "correct horse battery"
-
-
-@contextlib.contextmanager
-def serving(app, port: int) -> Iterator[str]:
-    server = make_server(app, "127.0.0.1", port)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def per_call_s(work, count: int) -> float:

@@ -10,6 +10,7 @@ Used by bench/crash_soak.py (100 kills) and by the test suite (a few).
 """
 
 import base64
+import contextlib
 import json
 import random
 import signal
@@ -18,14 +19,17 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from origin.client import http
 from origin.protocol import addresses, keys, merkle, note
 from origin.protocol import transactions as tx
 from origin.protocol.canonical import canonical, parse
 from origin.protocol.times import format_time
+from origin.server import make_server
 
 READY_S_MAX = 60.0
 PERIOD_S = 3600
@@ -35,6 +39,21 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serving(app: Any, port: int | None = None) -> Iterator[str]:
+    """An ASGI app on a real port of this machine, in a thread of this process; its URL."""
+    server = make_server(app, "127.0.0.1", port or free_port())
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{server.config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 def wait_answering(url: str, process: subprocess.Popen, what: str) -> None:

@@ -68,3 +68,10 @@ def writes(engine: Engine) -> Iterator[Connection]:
         lock = _WRITERS.setdefault(engine, threading.RLock())
     with lock, engine.begin() as conn:
         yield conn
+
+
+def connect(url: str, migrations: Path) -> Engine:
+    """An engine for sqlite:///PATH or postgresql://..., with the schema of `migrations` in place."""
+    engine = engine_for(url)
+    migrate(engine, migrations)
+    return engine

@@ -3,18 +3,21 @@ before anything is made, a database opened with one clear refusal, and work repe
 schedule in the background."""
 
 import contextlib
+import json
 import logging
 import os
 import shutil
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 log = logging.getLogger("origin")
 DATABASE_SCHEMES = ("sqlite:///", "postgresql://", "postgres://")
+T = TypeVar("T")
 
 
 class ConfigError(Exception):
@@ -85,3 +88,14 @@ def making(data: Path, files: tuple[str, ...]) -> Iterator[Path]:
         if made_folder:
             shutil.rmtree(data, ignore_errors=True)
         raise
+
+
+def load_config(path: Path, make: Callable[..., T], what: str, init: str) -> T:
+    """A service's configuration file, made into `make(**its fields)`; ConfigError saying what
+    to do when it is missing or wrong."""
+    try:
+        return make(**json.loads(path.read_text()))
+    except FileNotFoundError:
+        raise ConfigError(f"{path.parent} holds no {what} (run `{init}` first)") from None
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{path} is not a valid configuration: {exc}") from None

@@ -5,7 +5,6 @@ through a router, as they reach one another in production."""
 import contextlib
 import json
 import threading
-import time
 import urllib.parse
 from collections.abc import Iterator
 
@@ -13,14 +12,13 @@ from datahub_world import BEGIN, END, FLEET, SECTORS, ImporterWorld
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
-from harness.soak import free_port
+from harness.soak import serving
 from origin.accounts import service as accounts_service
 from origin.accounts.custody import LocalKek
 from origin.datahub import auth, meters
 from origin.datahub.api import create_datahub_app
 from origin.ledger.api import create_app
 from origin.protocol.times import parse_time
-from origin.server import make_server
 
 __all__ = ["BEGIN", "END", "FLEET", "AccountsWorld", "Kill", "Router", "collector", "served"]
 
@@ -60,16 +58,8 @@ class Router:
 @contextlib.contextmanager
 def served(app) -> Iterator[str]:
     """The app on a real port, for clients that speak HTTP themselves (the CLI); its URL."""
-    server = make_server(app, "127.0.0.1", free_port())
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{server.config.port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serving(app) as url:
+        yield url
 
 
 def collector(received: list) -> FastAPI:

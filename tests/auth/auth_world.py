@@ -4,7 +4,6 @@ Authlib's own OAuth2 client over httpx."""
 
 import contextlib
 import re
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,9 +15,8 @@ import httpx
 from authlib.integrations.httpx_client import OAuth2Client
 from joserfc import jwt
 
-from harness.soak import free_port
+from harness.soak import free_port, serving
 from origin.auth import service
-from origin.server import make_server
 
 PASSWORD = "correct horse battery"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -101,16 +99,10 @@ def auth_world(tmp: Path, database: str | None = None) -> Iterator[AuthWorld]:
     url = f"http://127.0.0.1:{port}"
     service.init(tmp / "auth", issuer=url, database_url=database)
     svc = service.Service(tmp / "auth")
-    server = make_server(svc.app(), "127.0.0.1", port)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
     try:
-        yield AuthWorld(tmp, url, svc)
+        with serving(svc.app(), port):
+            yield AuthWorld(tmp, url, svc)
     finally:
-        server.should_exit = True
-        thread.join(10)
         svc.stop()
 
 

@@ -220,6 +220,4 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def connect(url: str) -> Engine:
     """An engine for sqlite:///PATH or postgresql://..., with the schema in place."""
-    engine = database.engine_for(url)
-    database.migrate(engine, MIGRATIONS)
-    return engine
+    return database.connect(url, MIGRATIONS)

@@ -37,6 +37,7 @@ from origin.folder import (
     DATABASE_SCHEMES,
     ConfigError,
     check_url,
+    load_config,
     making,
     open_database,
     rewrite_private,
@@ -121,12 +122,7 @@ def init(data: Path, *, ledger_url: str, datahub_url: str, database: str | None 
 
 
 def load(data: Path) -> Config:
-    try:
-        return Config(**json.loads((Path(data) / CONFIG).read_text()))
-    except FileNotFoundError:
-        raise ConfigError(f"{data} holds no account service (run `origin accounts init` first)") from None
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{Path(data) / CONFIG} is not a valid configuration: {exc}") from None
+    return load_config(Path(data) / CONFIG, Config, "account service", "origin accounts init")
 
 
 def set_kek_file(data: Path, kek: Path) -> None:

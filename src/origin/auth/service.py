@@ -24,7 +24,16 @@ from origin.auth import db
 from origin.auth.keys import SigningKeys
 from origin.auth.oauth import ACCESS_TOKEN_S, GRANT_TYPES, OPERATOR_SCOPES, REFRESH_TOKEN_S, SCOPES, Server, client_row
 from origin.auth.users import FAILURE_WINDOW_S, OPERATOR, User, UserError, Users
-from origin.folder import DATABASE_SCHEMES, ConfigError, check_url, every, making, open_database, write_private
+from origin.folder import (
+    DATABASE_SCHEMES,
+    ConfigError,
+    check_url,
+    every,
+    load_config,
+    making,
+    open_database,
+    write_private,
+)
 from origin.tokens import digest
 
 __all__ = ["ConfigError", "Service", "init", "load"]
@@ -60,12 +69,7 @@ def init(data: Path, *, issuer: str, database_url: str | None = None) -> dict[st
 
 
 def load(data: Path) -> Config:
-    try:
-        return Config(**json.loads((Path(data) / CONFIG).read_text()))
-    except FileNotFoundError:
-        raise ConfigError(f"{data} holds no authorization server (run `origin auth init` first)") from None
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{Path(data) / CONFIG} is not a valid configuration: {exc}") from None
+    return load_config(Path(data) / CONFIG, Config, "authorization server", "origin auth init")
 
 
 def check_redirect_uri(uri: str) -> str:
