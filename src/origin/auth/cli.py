@@ -140,8 +140,11 @@ def auth_outbox(data: Path, limit: int) -> None:
     """The mails the server has to send (password resets), newest first."""
     svc = _service(data)
     try:
-        for mail in svc.users.outbox(limit):
+        mails = svc.users.outbox(limit)
+        for mail in mails:
             click.echo(f"To: {mail['to']}\nSubject: {mail['subject']}\n\n{mail['body']}\n{'-' * 60}")
+        if not mails:
+            click.echo("the outbox is empty", err=True)
     finally:
         svc.stop()
 

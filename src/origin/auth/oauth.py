@@ -486,7 +486,7 @@ class Server(rfc6749.AuthorizationServer):
         i = self.issuer
         data = rfc8414.AuthorizationServerMetadata({
             "issuer": i, "authorization_endpoint": f"{i}/authorize", "token_endpoint": f"{i}/token",
-            "jwks_uri": f"{i}/jwks.json", "registration_endpoint": f"{i}/clients",
+            "jwks_uri": f"{i}/jwks.json",
             "scopes_supported": list(SCOPES), "response_types_supported": ["code"],
             "response_modes_supported": ["query"], "grant_types_supported": list(GRANT_TYPES),
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
