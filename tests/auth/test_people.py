@@ -5,7 +5,7 @@ from auth_world import PASSWORD
 from sqlalchemy import update
 
 from origin.auth import db
-from origin.auth.users import FAILURES_MAX, HASHER
+from origin.auth.users import ADDRESS_FAILURES_MAX, FAILURES_MAX, HASHER
 
 
 def test_sign_up_sign_in_and_out(world):
@@ -112,3 +112,25 @@ def test_password_change_and_reset_through_the_outbox(world):
     assert stranger.post_form(path, {"new": "yet another password"}).status_code == 400  # used once
     assert ada.http.get("/").status_code == 303  # every session ended
     assert ada.sign_in("the newest password").status_code == 303
+
+
+def test_one_client_address_is_refused_only_after_many_failures(world):
+    ada = world.person()
+    ada.post_form("/signout", {}, csrf_from="/")
+    stranger = world.person(sign_up=False)
+    for n in range(FAILURES_MAX):  # five people's typos from one office: nobody is locked out
+        stranger.email = f"typo{n}@example.dk"
+        assert stranger.sign_in().status_code == 401
+    assert ada.sign_in().status_code == 303
+    ada.post_form("/signout", {}, csrf_from="/")
+    with world.svc.engine.begin() as conn:
+        conn.execute(update(db.failures).where(db.failures.c.key == "address:127.0.0.1")
+                     .values(failed=ADDRESS_FAILURES_MAX))  # fmt: skip
+    r = ada.sign_in()
+    assert r.status_code == 429 and "too many failed sign-ins" in r.text
+
+
+def test_a_form_too_large_is_refused_before_it_is_read(world):
+    r = world.person(sign_up=False).http.post("/token", content=b"grant_type=" + b"x" * 100_000,
+                                              headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    assert r.status_code == 413

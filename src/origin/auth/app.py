@@ -24,6 +24,7 @@ from origin.auth import pages
 from origin.auth.oauth import SCOPES, Answer, Incoming, Subject
 from origin.auth.service import Service
 from origin.auth.users import OPERATOR, SESSION_S, Session, UserError
+from origin.server import BoundedBody
 
 SESSION_COOKIE, CSRF_COOKIE = "origin_session", "origin_csrf"
 FORM_BYTES_MAX = 64 * 1024
@@ -127,6 +128,7 @@ def answer(a: Answer) -> Response:
 def make_app(svc: Service) -> FastAPI:
     app = FastAPI(title="Origin authorization server", version="1.0", docs_url=None, redoc_url=None,
                   description="OAuth 2.0 and OpenID Connect for Origin's APIs. See docs/auth.md.")  # fmt: skip
+    app.add_middleware(BoundedBody, bytes_max=FORM_BYTES_MAX)
     web = _Web(svc)
 
     @app.middleware("http")

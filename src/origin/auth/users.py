@@ -4,7 +4,8 @@ Passwords are hashed with Argon2id, RFC 9106's second recommended parameters (ar
 RFC_9106_LOW_MEMORY: 3 passes over 64 MiB, 4 lanes; about 0.14 s a hash on this machine, see
 docs/performance.md). Sign-ins that fail are counted by e-mail address and by client address:
 after FAILURES_MAX in FAILURE_WINDOW_S, that address is refused for the rest of the window,
-whether the password is right or not, and the answer does not say which. A password reset
+whether the password is right or not, and the answer does not say which (ADDRESS_FAILURES_MAX
+for a client address, which many people may share). A password reset
 mails a link (to the outbox; the operator's mail relay, or the operator, delivers it) that works
 once, for an hour; using it ends every session of the user.
 """
@@ -26,7 +27,8 @@ from origin.tokens import digest
 
 HASHER = argon2.PasswordHasher.from_parameters(profiles.RFC_9106_LOW_MEMORY)
 PASSWORD_MIN, PASSWORD_MAX = 10, 200
-FAILURES_MAX = 5
+FAILURES_MAX = 5  # for one e-mail address
+ADDRESS_FAILURES_MAX = 50  # from one client address (an office behind one NAT is many people)
 FAILURE_WINDOW_S = 15 * 60
 SESSION_S = 12 * 3600
 RESET_S = 3600
@@ -141,7 +143,8 @@ class Users:
     @staticmethod
     def _throttled(conn: Connection, key: str, now: int) -> bool:
         row = conn.execute(select(db.failures).where(db.failures.c.key == key)).first()
-        return row is not None and row.failed >= FAILURES_MAX and now < row.first_s + FAILURE_WINDOW_S
+        most = FAILURES_MAX if key.startswith("email:") else ADDRESS_FAILURES_MAX
+        return row is not None and row.failed >= most and now < row.first_s + FAILURE_WINDOW_S
 
     def _failed(self, keys: list[str], now: int) -> None:
         with database.writes(self.engine) as conn:
