@@ -1,5 +1,6 @@
 """The `origin` command: the exact forms of the issue, and one-line refusals."""
 
+import base64
 import json
 import os
 import socket
@@ -165,13 +166,33 @@ def wait_for_file(path, proc, timeout_s=300):
         time.sleep(0.2)
 
 
+def assert_oauth_reaches_the_demo(origin: list[str], data, port: int, auth_port: int) -> None:
+    """A demo customer's app, registered at the demo's authorization server, reads the
+    customer's data from the account service with an access token."""
+    sign_in = json.loads((data / "demo-keys.json").read_text())["sign_ins"]["customer-2"]
+    made = subprocess.run([*origin, "auth", "register-client", "--data", str(data / "auth"), "--owner",
+                           sign_in["email"], "--name", "Test app", "--scope", "ggo.read", "--client-credentials"],
+                          capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
+    client = json.loads(made.stdout)
+    basic = base64.b64encode(f"{client['client_id']}:{client['client_secret']}".encode()).decode()
+    request = urllib.request.Request(f"http://127.0.0.1:{auth_port}/token", data=b"grant_type=client_credentials",
+                                     headers={"Authorization": f"Basic {basic}"})  # fmt: skip
+    with urllib.request.urlopen(request) as r:
+        token = json.loads(r.read())["access_token"]
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/accounts/v1/account",
+                                     headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    with urllib.request.urlopen(request) as r:
+        assert json.loads(r.read())["name"] == "customer-2"
+
+
 def test_the_demo_runs_and_an_interrupted_first_run_begins_again(tmp_path):
     """The README's first command: the platform with demo data, the owners' trades done; a first
     run cut short is made anew on the next; a busy port is said before anything listens."""
     origin = [sys.executable, "-c", "from origin.cli import main; main()"]
-    data, port = tmp_path / "demo", free_port()
+    data, port, auth_port = tmp_path / "demo", free_port(), free_port()
+    ports = ["--port", str(port), "--auth-port", str(auth_port)]
     for round_ in ("first", "after an interrupted first run"):
-        proc = subprocess.Popen([*origin, "demo", "--data", str(data), "--port", str(port)],
+        proc = subprocess.Popen([*origin, "demo", "--data", str(data), *ports],
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
         try:
             wait_for_file(data / "traded", proc)
@@ -187,7 +208,8 @@ def test_the_demo_runs_and_an_interrupted_first_run_begins_again(tmp_path):
             with urllib.request.urlopen(request) as r:
                 consumption = json.loads(r.read())["measurements"]
             assert sum(m["retired_wh"] for m in consumption) > 0, round_  # the day's trades went through
-            busy = subprocess.run([*origin, "demo", "--data", str(data), "--port", str(port)], capture_output=True,
+            assert_oauth_reaches_the_demo(origin, data, port, auth_port)
+            busy = subprocess.run([*origin, "demo", "--data", str(data), *ports], capture_output=True,
                                   text=True, timeout=60, check=False)  # fmt: skip
             assert busy.returncode == 2 and "in use" in busy.stderr and "API on" not in busy.stderr
         finally:

@@ -110,13 +110,14 @@ def ledger_serve(data, host, port, database):
     serve(store, signer, host, port)
 
 
-def serve(store, signer, host: str, port: int, demo_data: Path | None = None) -> None:
-    """The ledger node and its API; with a demo folder, the whole demo platform."""
+def serve(store, signer, host: str, port: int, demo_data: Path | None = None, auth_port: int = 0) -> None:
+    """The ledger node and its API; with a demo folder, the whole demo platform (the
+    authorization server on `auth_port`)."""
     import threading
 
     from origin.accounts.service import Service as AccountService
     from origin.datahub.service import Service
-    from origin.demo import ACCOUNTS, DATAHUB, onboard, platform_app, trade_once
+    from origin.demo import ACCOUNTS, DATAHUB, onboard, platform_app, start_auth, trade_once
     from origin.ledger.api import create_app
     from origin.ledger.node import Node
     from origin.server import PortInUse, check_port, make_server
@@ -125,6 +126,8 @@ def serve(store, signer, host: str, port: int, demo_data: Path | None = None) ->
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
         check_port(host, port)
+        if demo_data is not None:
+            check_port(host, auth_port)
     except PortInUse as exc:
         store.close()
         fail(str(exc))
@@ -132,6 +135,7 @@ def serve(store, signer, host: str, port: int, demo_data: Path | None = None) ->
     services = None if demo_data is None else (Service(demo_data / DATAHUB), AccountService(demo_data / ACCOUNTS))
     app = create_app(node) if services is None else platform_app(node, *services)
     server = make_server(app, host, port)
+    stop_auth = (lambda: None) if demo_data is None else start_auth(demo_data, host, auth_port)
     node.start()
 
     def start_demo_when_up(datahub_service: Service, accounts_service: AccountService, demo_data: Path) -> None:
@@ -149,12 +153,14 @@ def serve(store, signer, host: str, port: int, demo_data: Path | None = None) ->
     if services is not None and demo_data is not None:
         threading.Thread(target=start_demo_when_up, args=(*services, demo_data), daemon=True).start()
         click.echo(f"DataHub service on http://{host}:{port}/datahub/docs (it imports the fake DataHub at "
-                   f"/fake-datahub every few minutes); account service on http://{host}:{port}/accounts/docs "
-                   f"(API tokens in {demo_data / 'demo-keys.json'})", err=True)  # fmt: skip
+                   f"/fake-datahub every few minutes); account service on http://{host}:{port}/accounts/docs; "
+                   f"authorization server on http://{host}:{auth_port} (API tokens and the demo's sign-ins in "
+                   f"{demo_data / 'demo-keys.json'})", err=True)  # fmt: skip
     try:
         click.echo(f"ledger {node.ledger}: {node.frontier.size} entries; API on http://{host}:{port}/docs", err=True)
         run_server(server)
     finally:
+        stop_auth()
         for svc in services or ():
             svc.stop()
         node.stop()
@@ -575,16 +581,19 @@ def datahub_serve(data, host, port):
 )
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8700, type=click.IntRange(1, 65535), show_default=True)
-def demo(data, host, port):
+@click.option("--auth-port", default=8704, type=click.IntRange(1, 65535), show_default=True,
+              help="The authorization server's port (its issuer URL is its root).")  # fmt: skip
+def demo(data, host, port, auth_port):
     """Run the platform on embedded SQLite with demo data: the ledger, the DataHub service, a
-    fake DataHub."""
+    fake DataHub, the account service and the authorization server."""
     from origin.demo import prepare
 
     try:
-        store, signer = prepare(data, f"http://{host}:{port}", echo=lambda line: click.echo(line, err=True))
+        store, signer = prepare(data, f"http://{host}:{port}", f"http://{host}:{auth_port}",
+                                echo=lambda line: click.echo(line, err=True))  # fmt: skip
     except ledger_data.DataError as exc:
         fail(str(exc))
-    serve(store, signer, host, port, demo_data=data)
+    serve(store, signer, host, port, demo_data=data, auth_port=auth_port)
 
 
 main.add_command(accounts)

@@ -4,11 +4,15 @@ and the account service holding each customer's wallet. Once the first import is
 producers transfer part of each hour's GGOs to the consumers, who retire them against their
 consumption of the same hour, all through the account service. On SQLite files in one folder,
 served on one port: the ledger at /, the DataHub service at /datahub, the account service at
-/accounts, the fake DataHub at /fake-datahub."""
+/accounts, the fake DataHub at /fake-datahub; and the authorization server on a port of its own
+(its issuer URL is its root), where each customer signs in and whose access tokens both
+services take."""
 
 import json
 import logging
+import secrets
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +24,8 @@ from starlette.routing import Mount
 from origin.accounts import service as accounts
 from origin.accounts import wallets
 from origin.accounts.operations import Operations
+from origin.auth import service as auth_service
+from origin.auth.users import OPERATOR as OPERATOR_ROLE
 from origin.datahub import auth, db, meters, service, synthetic
 from origin.datahub.fake import PREFIX, REFRESH_TOKEN, create_fake_app
 from origin.folder import rewrite_private, write_private
@@ -29,12 +35,13 @@ from origin.ledger.node import Node
 from origin.ledger.store import Store
 from origin.protocol import note
 from origin.protocol.wallet import Wallet
+from origin.server import make_server
 
 LEDGER_ID = "origin.demo/dk"
 KEYS_FILE = "demo-keys.json"
 TRADED_FILE = "traded"
 PREPARED = "prepared"
-DATAHUB, ACCOUNTS = "datahub", "accounts"
+DATAHUB, ACCOUNTS, AUTH = "datahub", "accounts", "auth"
 IMPORT_EVERY_S = 300
 IMPORT_WINDOW_S = 2 * 86400
 DAY_S = 86400
@@ -45,23 +52,27 @@ DEALS = (("customer-0", "customer-2", 1_000), ("customer-1", "customer-3", 200_0
 logger = logging.getLogger("origin.demo")
 
 
-def prepare(data: Path, url: str, echo: Callable[[str], None] = print) -> tuple[Store, note.Signer]:
-    """Open the demo ledger in `data`, creating it, the DataHub service and the account service
-    beside it on first use; point the services at `url`, where the platform will be served. A
-    first run that was interrupted (or a demo made before the account service) is begun again:
-    the demo's files are made anew."""
+def prepare(data: Path, url: str, auth_url: str, echo: Callable[[str], None] = print) -> tuple[Store, note.Signer]:
+    """Open the demo ledger in `data`, creating it, the DataHub service, the account service and
+    the authorization server beside it on first use; point the services at `url`, where the
+    platform will be served, and at `auth_url`, where the authorization server will be. A first
+    run that was interrupted (or a demo made before the account service or the authorization
+    server) is begun again: the demo's files are made anew."""
     data = Path(data)
-    if not (data / PREPARED).exists() or not (data / ACCOUNTS / accounts.CONFIG).exists():
+    if not (data / PREPARED).exists() or not (data / AUTH / auth_service.CONFIG).exists():
         _remove_unfinished(data)
         issuer = Wallet.generate()
         ledger_data.init(data, LEDGER_ID, [issuer.public_key.hex()])
         tokens = _datahub(data, issuer)
         account_tokens = _accounts(data, tokens)
-        _write_keys(data, issuer, tokens, account_tokens)
-        (data / PREPARED).write_text("the demo's ledger, DataHub service, account service and keys are made\n")
-        echo(f"demo ledger created in {data}; API tokens in {data / KEYS_FILE}")
-    _point_at(data / DATAHUB / service.CONFIG, ledger_url=url, datahub_url=f"{url}/fake-datahub{PREFIX}")
-    _point_at(data / ACCOUNTS / accounts.CONFIG, ledger_url=url, datahub_url=f"{url}/datahub")
+        sign_ins = _auth(data, auth_url)
+        _write_keys(data, issuer, tokens, account_tokens, sign_ins)
+        (data / PREPARED).write_text("the demo's ledger, services and keys are made\n")
+        echo(f"demo ledger created in {data}; API tokens and sign-ins in {data / KEYS_FILE}")
+    _point_at(data / DATAHUB / service.CONFIG, ledger_url=url, datahub_url=f"{url}/fake-datahub{PREFIX}",
+              auth_issuer=auth_url)  # fmt: skip
+    _point_at(data / ACCOUNTS / accounts.CONFIG, ledger_url=url, datahub_url=f"{url}/datahub", auth_issuer=auth_url)
+    _point_at(data / AUTH / auth_service.CONFIG, issuer=auth_url)
     return ledger_data.open_store(data)
 
 
@@ -79,6 +90,7 @@ def _remove_unfinished(data: Path) -> None:
         path.unlink(missing_ok=True)
     shutil.rmtree(data / DATAHUB, ignore_errors=True)
     shutil.rmtree(data / ACCOUNTS, ignore_errors=True)
+    shutil.rmtree(data / AUTH, ignore_errors=True)
 
 
 def _datahub(data: Path, issuer: Wallet) -> dict[str, str]:
@@ -110,6 +122,43 @@ def _accounts(data: Path, datahub_tokens: dict[str, str]) -> dict[str, str]:
         tokens[customer] = svc.authenticator.add(account.id, accounts.OWNER, "the demo's", int(time.time()))
     svc.stop()
     return tokens
+
+
+def _auth(data: Path, auth_url: str) -> dict[str, dict[str, str]]:
+    """The authorization server: a person for each customer, whose tokens act for the customer's
+    account and DataHub identity, and the issuing body's operator; their sign-ins (a demo's
+    passwords, kept in the keys file)."""
+    auth_service.init(data / AUTH, issuer=auth_url)
+    svc = auth_service.Service(data / AUTH)
+    held = accounts.Service(data / ACCOUNTS)
+    ids = _account_ids(held)
+    held.stop()
+    sign_ins = {}
+    for customer, account in sorted(ids.items()):
+        email, password = f"{customer}@demo.origin.example", secrets.token_urlsafe(12)
+        svc.users.sign_up(email, customer, password, account=account, datahub_owner=customer)
+        sign_ins[customer] = {"email": email, "password": password}
+    email, password = "operator@demo.origin.example", secrets.token_urlsafe(12)
+    svc.users.sign_up(email, "The issuing body", password, role=OPERATOR_ROLE)
+    sign_ins["operator"] = {"email": email, "password": password}
+    svc.stop()
+    return sign_ins
+
+
+def start_auth(data: Path, host: str, port: int) -> Callable[[], None]:
+    """The demo's authorization server, serving on `port` in a thread of this process; what
+    stops it."""
+    svc = auth_service.Service(data / AUTH)
+    server = make_server(svc.app(), host, port)
+    thread = threading.Thread(target=server.run, daemon=True, name="auth-server")
+    thread.start()
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(10)
+        svc.stop()
+
+    return stop
 
 
 def _account_ids(svc: accounts.Service) -> dict[str, str]:
@@ -145,11 +194,13 @@ def platform_app(node: Node, datahub_service: service.Service, accounts_service:
     ])  # fmt: skip
 
 
-def _write_keys(data: Path, issuer: Wallet, tokens: dict[str, str], account_tokens: dict[str, str]) -> None:
+def _write_keys(data: Path, issuer: Wallet, tokens: dict[str, str], account_tokens: dict[str, str],
+                sign_ins: dict[str, dict[str, str]]) -> None:  # fmt: skip
     keys = {
         "issuer": {"xprv": issuer.xprv, "public_key": issuer.public_key.hex()},
         "datahub_api_tokens": tokens,
         "account_api_tokens": account_tokens,
+        "sign_ins": sign_ins,
     }
     write_private(data / KEYS_FILE, json.dumps(keys, indent=2))
 

@@ -148,8 +148,11 @@ class Client(rfc6749.ClientMixin):
         return self.redirect_uris[0] if len(self.redirect_uris) == 1 else None
 
     def get_allowed_scope(self, scope: str) -> str:
+        """The scopes asked for that the client may have; asked for none, all it may have."""
+        if not scope:
+            return self.scope
         allowed = set(self.scope.split())
-        return " ".join(s for s in (scope or "").split() if s in allowed)
+        return " ".join(s for s in scope.split() if s in allowed)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         return redirect_uri in self.redirect_uris  # exactly, character for character
