@@ -29,7 +29,7 @@ from origin.protocol import addresses, keys, merkle, note
 from origin.protocol import transactions as tx
 from origin.protocol.canonical import canonical, parse
 from origin.protocol.times import format_time
-from origin.server import make_server
+from origin.server import in_thread
 
 READY_S_MAX = 60.0
 PERIOD_S = 3600
@@ -44,16 +44,11 @@ def free_port() -> int:
 @contextlib.contextmanager
 def serving(app: Any, port: int | None = None) -> Iterator[str]:
     """An ASGI app on a real port of this machine, in a thread of this process; its URL."""
-    server = make_server(app, "127.0.0.1", port or free_port())
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
+    server, stop = in_thread(app, "127.0.0.1", port or free_port())
     try:
         yield f"http://127.0.0.1:{server.config.port}"
     finally:
-        server.should_exit = True
-        thread.join(10)
+        stop()
 
 
 def wait_answering(url: str, process: subprocess.Popen, what: str) -> None:

@@ -12,7 +12,6 @@ import json
 import logging
 import secrets
 import shutil
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -35,7 +34,7 @@ from origin.ledger.node import Node
 from origin.ledger.store import Store
 from origin.protocol import note
 from origin.protocol.wallet import Wallet
-from origin.server import make_server
+from origin.server import in_thread
 
 LEDGER_ID = "origin.demo/dk"
 KEYS_FILE = "demo-keys.json"
@@ -149,13 +148,10 @@ def start_auth(data: Path, host: str, port: int) -> Callable[[], None]:
     """The demo's authorization server, serving on `port` in a thread of this process; what
     stops it."""
     svc = auth_service.Service(data / AUTH)
-    server = make_server(svc.app(), host, port)
-    thread = threading.Thread(target=server.run, daemon=True, name="auth-server")
-    thread.start()
+    _, stop_serving = in_thread(svc.app(), host, port)
 
     def stop() -> None:
-        server.should_exit = True
-        thread.join(10)
+        stop_serving()
         svc.stop()
 
     return stop

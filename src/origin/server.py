@@ -14,6 +14,8 @@ import errno
 import json
 import signal
 import socket
+import threading
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -204,6 +206,22 @@ class Background(Protocol):
     def start(self) -> object: ...
 
     def stop(self) -> None: ...
+
+
+def in_thread(app: ASGIApp, host: str, port: int) -> tuple[uvicorn.Server, Callable[[], None]]:
+    """Serve `app` from a thread of this process (PortInUse first if it cannot bind); the
+    server, once it listens, and what stops it."""
+    server = make_server(app, host, port)
+    thread = threading.Thread(target=server.run, daemon=True, name=f"serve-{port}")
+    thread.start()
+    while not server.started and thread.is_alive():
+        time.sleep(0.01)
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(10)
+
+    return server, stop
 
 
 def serve_service(service: Background, host: str, port: int, announce: Callable[[str], None]) -> None:

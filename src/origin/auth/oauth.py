@@ -16,7 +16,6 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
-from urllib.parse import urlencode
 
 from authlib.oauth2 import rfc6749, rfc7009, rfc7636, rfc7662, rfc8414, rfc9068, rfc9207
 from authlib.oauth2.rfc6749 import grants
@@ -430,8 +429,7 @@ class Server(rfc6749.AuthorizationServer):
     def refresh_token(self, presented: str) -> Token | None:
         """A refresh token still valid. One already rotated and presented again revokes its
         whole family: an attacker and the client both had it, and which is which is unknown."""
-        with self.engine.connect() as conn:
-            row = conn.execute(select(db.refresh_tokens).where(db.refresh_tokens.c.hash == digest(presented))).first()
+        row = self._refresh_row(presented)
         if row is None or row.revoked or row.expires_s <= self.clock():
             return None
         if row.used_s is not None:
@@ -453,12 +451,15 @@ class Server(rfc6749.AuthorizationServer):
             user = claims.get("sub") if claims.get("sub") != claims.get("client_id") else None
             return Token("access_token", claims["client_id"], user, claims.get("scope", ""), int(claims["exp"]),
                          revoked, self.clock, jti=claims.get("jti"), claims=claims)  # fmt: skip
-        with self.engine.connect() as conn:
-            row = conn.execute(select(db.refresh_tokens).where(db.refresh_tokens.c.hash == digest(presented))).first()
+        row = self._refresh_row(presented)
         if row is None:
             return None
         return Token("refresh_token", row.client, row.user, row.scope, row.expires_s,
                      row.revoked or row.used_s is not None, self.clock, jti=row.hash, family=row.family)  # fmt: skip
+
+    def _refresh_row(self, presented: str) -> Any:
+        with self.engine.connect() as conn:
+            return conn.execute(select(db.refresh_tokens).where(db.refresh_tokens.c.hash == digest(presented))).first()
 
     def _verifying(self) -> KeySet:
         return KeySet.import_key_set(self.keys.jwks())  # type: ignore[arg-type]
@@ -504,9 +505,6 @@ class Server(rfc6749.AuthorizationServer):
         })  # fmt: skip
         data.validate()
         return dict(data)
-
-    def authorize_url(self, query: dict[str, str]) -> str:
-        return f"{self.issuer}/authorize?{urlencode(query)}"
 
 
 class _AccessTokens(rfc9068.JWTBearerTokenGenerator):
