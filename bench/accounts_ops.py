@@ -30,8 +30,9 @@ from pathlib import Path
 from bip32 import BIP32
 from sqlalchemy import insert
 
+from harness.issuer import Issuer
 from harness.scratch import scratch_database
-from harness.soak import NodeProcess, free_port, wait_answering
+from harness.soak import NodeProcess, free_port, serving, wait_answering
 from harness.trading import pack
 from origin.accounts import db, wallets
 from origin.accounts import service as accounts_service
@@ -155,8 +156,8 @@ def main() -> None:
         run(args, *databases)
 
 
-def ledger_and_accounts(tmp: Path, issuer: bytes, ledger_database: str | None,
-                        accounts_database: str | None) -> tuple[NodeProcess, Path, Path]:  # fmt: skip
+def ledger_and_accounts(tmp: Path, issuer: bytes, ledger_database: str | None, accounts_database: str | None,
+                        auth_issuer: str) -> tuple[NodeProcess, Path, Path]:  # fmt: skip
     """A ledger node (its own process, the issuer's key in its genesis) and an account service's
     folder pointing at it: the node, the folder and its KEK file."""
     ledger_data.init(tmp / "ledger", LEDGER, [keys.public_key(issuer).hex()], database=ledger_database)
@@ -165,21 +166,23 @@ def ledger_and_accounts(tmp: Path, issuer: bytes, ledger_database: str | None,
     kek = tmp / "kek.hex"
     kek.write_text(LocalKek.generate_hex())
     accounts_service.init(tmp / "accounts", ledger_url=node.url, datahub_url="http://127.0.0.1:9", kek=kek,
-                          database=accounts_database)  # fmt: skip
+                          database=accounts_database, auth_issuer=auth_issuer)  # fmt: skip
     return node, tmp / "accounts", kek
 
 
 def run(args: argparse.Namespace, ledger_database: str | None, accounts_database: str | None) -> None:
     issuer = keys.new_private_key()
     node = service_process = None
-    with tempfile.TemporaryDirectory() as tmp_name:
+    port = free_port()
+    tokens_issuer = Issuer(f"http://127.0.0.1:{port}")  # the authorization server's keys, its JWKS served
+    with tempfile.TemporaryDirectory() as tmp_name, serving(tokens_issuer.app(), port):
         tmp = Path(tmp_name)
         try:
-            node, folder, kek = ledger_and_accounts(tmp, issuer, ledger_database, accounts_database)
+            node, folder, kek = ledger_and_accounts(tmp, issuer, ledger_database, accounts_database, tokens_issuer.url)
             svc = accounts_service.Service(folder, kek=kek)
             producer = wallets.create(svc.engine, svc.kek, "Producer", int(time.time()))
             buyer = wallets.create(svc.engine, svc.kek, "Buyer", int(time.time()))
-            tokens = {a.id: svc.authenticator.add(a.id, "owner", "bench", 0) for a in (producer, buyer)}
+            tokens = {a.id: tokens_issuer.owner(a.id) for a in (producer, buyer)}
             xpubs = [wallets.meter_xpub(svc.engine, svc.kek, producer.id, i) for i in range(args.meters)]
             with svc.engine.begin() as conn:
                 conn.execute(insert(db.meters), [{"account": producer.id, "idx": i, "gsrn": f"57131300{i:010d}",

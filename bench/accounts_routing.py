@@ -104,7 +104,8 @@ def run(args: argparse.Namespace, ledger_database: str | None, accounts_database
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         try:
-            node, folder, kek = ledger_and_accounts(tmp, issuer, ledger_database, accounts_database)
+            node, folder, kek = ledger_and_accounts(tmp, issuer, ledger_database, accounts_database,
+                                                    "http://127.0.0.1:9")  # its API is not called here  # fmt: skip
             svc = accounts_service.Service(folder, kek=kek)
             pairs, people = [], []
             for i in range(args.accounts // 2):

@@ -92,7 +92,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp_name:
             tmp = Path(tmp_name)
             made = service.init(tmp / "datahub", ledger_url="http://127.0.0.1:1", ledger_id=LEDGER,
-                                datahub_url=f"http://127.0.0.1:{fake_port}/thirdpartyapi", refresh_token="fake-refresh-token")  # fmt: skip
+                                datahub_url=f"http://127.0.0.1:{fake_port}/thirdpartyapi", refresh_token="fake-refresh-token",
+                                auth_issuer="http://127.0.0.1:9")  # fmt: skip
             ledger_data.init(tmp / "ledger", LEDGER, [made["issuer_public_key"]])
             node = NodeProcess(tmp / "ledger", None)
             node.wait_role("active")

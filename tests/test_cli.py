@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from origin.cli import main
 from origin.client import http
+from origin.demo import access_token
 from origin.ledger import data as ledger_data
 from origin.ledger.node import Node
 from origin.protocol import keys
@@ -196,13 +197,13 @@ def test_the_demo_runs_and_an_interrupted_first_run_begins_again(tmp_path):
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
         try:
             wait_for_file(data / "traded", proc)
-            tokens = json.loads((data / "demo-keys.json").read_text())["datahub_api_tokens"]
+            operator = access_token(data, "operator")  # as the demo's scripts get theirs: client credentials
             request = urllib.request.Request(f"http://127.0.0.1:{port}/datahub/v1/meters",
-                                             headers={"Authorization": f"Bearer {tokens['issuing-body']}"})  # fmt: skip
+                                             headers={"Authorization": f"Bearer {operator}"})  # fmt: skip
             with urllib.request.urlopen(request) as r:
                 meters = json.loads(r.read())["meters"]
             assert meters and all(m["waiting_for"] == [] for m in meters), round_
-            consumer = json.loads((data / "demo-keys.json").read_text())["account_api_tokens"]["customer-2"]
+            consumer = access_token(data, "customer-2")
             request = urllib.request.Request(f"http://127.0.0.1:{port}/accounts/v1/measurements?type=CONSUMPTION",
                                              headers={"Authorization": f"Bearer {consumer}"})  # fmt: skip
             with urllib.request.urlopen(request) as r:

@@ -10,6 +10,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from authlib.oauth2.rfc6750.errors import InvalidTokenError
@@ -18,7 +19,7 @@ from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from origin.tokens import Authenticator, Principal
+from origin.tokens import Principal
 
 REFETCH_S = 30.0
 TOKEN_LENGTH_MAX = 8192
@@ -84,17 +85,5 @@ class JwksAuthenticator:
 
     def authenticate(self, bearer_token: str) -> Principal | None:
         claims = self.claims(bearer_token)
-        return None if claims is None else self._principal(claims)
-
-
-class Bearers:
-    """A service's bearer tokens: the authorization server's access tokens (three dot-separated
-    parts) when the service names one, else the service's own API tokens."""
-
-    def __init__(self, own: Authenticator, oauth: JwksAuthenticator | None):
-        self.own, self.oauth = own, oauth
-
-    def authenticate(self, bearer_token: str) -> Principal | None:
-        if self.oauth is not None and bearer_token.count(".") == 2:
-            return self.oauth.authenticate(bearer_token)
-        return self.own.authenticate(bearer_token)
+        who = None if claims is None else self._principal(claims)
+        return None if who is None else replace(who, token=bearer_token)

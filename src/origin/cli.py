@@ -142,7 +142,7 @@ def serve(store, signer, host: str, port: int, demo_data: Path | None = None, au
         while not server.started and not server.should_exit:
             time.sleep(0.1)
         try:
-            onboard(datahub_service, accounts_service)
+            onboard(demo_data, datahub_service, accounts_service)
             datahub_service.import_recent(int(time.time()))
             trade_once(demo_data, accounts_service, int(time.time()))
         except Exception:  # the platform still serves; the scheduled import tries again
@@ -154,7 +154,7 @@ def serve(store, signer, host: str, port: int, demo_data: Path | None = None, au
         threading.Thread(target=start_demo_when_up, args=(*services, demo_data), daemon=True).start()
         click.echo(f"DataHub service on http://{host}:{port}/datahub/docs (it imports the fake DataHub at "
                    f"/fake-datahub every few minutes); account service on http://{host}:{port}/accounts/docs; "
-                   f"authorization server on http://{host}:{auth_port} (API tokens and the demo's sign-ins in "
+                   f"authorization server on http://{host}:{auth_port} (the demo's sign-ins and API clients in "
                    f"{demo_data / 'demo-keys.json'})", err=True)  # fmt: skip
     try:
         click.echo(f"ledger {node.ledger}: {node.frontier.size} entries; API on http://{host}:{port}/docs", err=True)
@@ -313,7 +313,7 @@ def _seconds(text: str) -> int:
 @click.option("--refresh-token", required=True, help="The long-lived DataHub refresh token.")
 @click.option("--database", default=None, help="sqlite:///PATH or postgresql://... (default: SQLite in --data)")
 @click.option("--issuer-key", default=None, help="The issuing body's private key, hex (default: a new one).")
-@click.option("--auth-issuer", default=None, help="The authorization server whose access tokens the API takes.")
+@click.option("--auth-issuer", required=True, help="The authorization server whose access tokens the API takes.")
 def datahub_init(data, ledger_url, ledger_id, datahub_url, refresh_token, database, issuer_key, auth_issuer):
     """Set up a DataHub service folder."""
     from origin.datahub import service
@@ -474,53 +474,6 @@ def meter_release(data, gsrn):
     from origin.datahub import meters
 
     _meter_change(data, gsrn, lambda engine: meters.release(engine, gsrn))
-
-
-@datahub.group("token")
-def datahub_token():
-    """API tokens: kept as digests, shown once."""
-
-
-@datahub_token.command("add")
-@DATA_OPTION
-@click.option("--subject", required=True, help="The owner's customer key (or CVR), or the issuing body's name.")
-@click.option("--role", type=click.Choice(["owner", "issuer"]), required=True)
-@click.option("--label", default="", help="What the token is for.")
-def token_add(data, subject, role, label):
-    """Make a token; it is printed once and never stored."""
-    svc = _service(data)
-    try:
-        click.echo(svc.authenticator.add(subject, role, label, int(time.time())))
-    except ValueError as exc:
-        fail(str(exc))
-    finally:
-        svc.stop()
-
-
-@datahub_token.command("list")
-@DATA_OPTION
-def token_list(data):
-    svc = _service(data)
-    for t in svc.authenticator.listed():
-        click.echo(f"{t['id']}  {t['role']:<6} {t['subject']:<20} {t['label']}")
-    svc.stop()
-
-
-@datahub_token.command("revoke")
-@DATA_OPTION
-@click.argument("token_id")
-def token_revoke(data, token_id):
-    """Revoke a token by the id `token list` shows."""
-    svc = _service(data)
-    try:
-        revoked = svc.authenticator.revoke(token_id)
-    except ValueError as exc:
-        fail(str(exc))
-    finally:
-        svc.stop()
-    if not revoked:
-        fail(f"no token {token_id}")
-    click.echo(f"revoked {revoked} token")
 
 
 @datahub.command("import")

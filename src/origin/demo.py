@@ -8,11 +8,13 @@ served on one port: the ledger at /, the DataHub service at /datahub, the accoun
 (its issuer URL is its root), where each customer signs in and whose access tokens both
 services take."""
 
+import base64
 import json
 import logging
 import secrets
 import shutil
 import time
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,8 +26,11 @@ from origin.accounts import service as accounts
 from origin.accounts import wallets
 from origin.accounts.operations import Operations
 from origin.auth import service as auth_service
+from origin.auth.oauth import OPERATOR_SCOPES, SCOPES
 from origin.auth.users import OPERATOR as OPERATOR_ROLE
-from origin.datahub import auth, db, meters, service, synthetic
+from origin.auth.users import USER as USER_ROLE
+from origin.client import http
+from origin.datahub import meters, service, synthetic
 from origin.datahub.fake import PREFIX, REFRESH_TOKEN, create_fake_app
 from origin.folder import rewrite_private, write_private
 from origin.ledger import data as ledger_data
@@ -62,12 +67,12 @@ def prepare(data: Path, url: str, auth_url: str, echo: Callable[[str], None] = p
         _remove_unfinished(data)
         issuer = Wallet.generate()
         ledger_data.init(data, LEDGER_ID, [issuer.public_key.hex()])
-        tokens = _datahub(data, issuer)
-        account_tokens = _accounts(data, tokens)
-        sign_ins = _auth(data, auth_url)
-        _write_keys(data, issuer, tokens, account_tokens, sign_ins)
+        _datahub(data, issuer, auth_url)
+        ids = _accounts(data, auth_url)
+        sign_ins, apps = _auth(data, auth_url, ids)
+        _write_keys(data, issuer, sign_ins, apps)
         (data / PREPARED).write_text("the demo's ledger, services and keys are made\n")
-        echo(f"demo ledger created in {data}; API tokens and sign-ins in {data / KEYS_FILE}")
+        echo(f"demo ledger created in {data}; sign-ins and API clients in {data / KEYS_FILE}")
     _point_at(data / DATAHUB / service.CONFIG, ledger_url=url, datahub_url=f"{url}/fake-datahub{PREFIX}",
               auth_issuer=auth_url)  # fmt: skip
     _point_at(data / ACCOUNTS / accounts.CONFIG, ledger_url=url, datahub_url=f"{url}/datahub", auth_issuer=auth_url)
@@ -92,56 +97,67 @@ def _remove_unfinished(data: Path) -> None:
     shutil.rmtree(data / AUTH, ignore_errors=True)
 
 
-def _datahub(data: Path, issuer: Wallet) -> dict[str, str]:
-    """The DataHub service, and API tokens for the issuing body and each customer."""
-    made = service.init(data / DATAHUB, ledger_url="http://127.0.0.1", ledger_id=LEDGER_ID,
-                        datahub_url="http://127.0.0.1", refresh_token=REFRESH_TOKEN, issuer_key=issuer.private_key([]))  # fmt: skip
+def _datahub(data: Path, issuer: Wallet, auth_url: str) -> None:
+    """The DataHub service, taking the authorization server's tokens."""
+    service.init(data / DATAHUB, ledger_url="http://127.0.0.1", ledger_id=LEDGER_ID, datahub_url="http://127.0.0.1",
+                 refresh_token=REFRESH_TOKEN, issuer_key=issuer.private_key([]), auth_issuer=auth_url)  # fmt: skip
     config_path = data / DATAHUB / service.CONFIG
     config = json.loads(config_path.read_text())
     config.update(import_every_s=IMPORT_EVERY_S, import_window_s=IMPORT_WINDOW_S)
     rewrite_private(config_path, json.dumps(config, indent=2))
-    tokens = {"issuing-body": made["issuer_api_token"]}
-    engine = db.connect(config["database"])
-    for m in synthetic.fleet():
-        if m.owner not in tokens:
-            tokens[m.owner] = auth.tokens(engine).add(m.owner, auth.OWNER, "the demo's", int(time.time()))
-    engine.dispose()
-    return tokens
 
 
-def _accounts(data: Path, datahub_tokens: dict[str, str]) -> dict[str, str]:
-    """The account service (its key-encryption key in its folder, as suits a laptop), a held
-    account for each customer with their DataHub token sealed in it; the accounts' API tokens."""
-    made = accounts.init(data / ACCOUNTS, ledger_url="http://127.0.0.1", datahub_url="http://127.0.0.1")
+def _accounts(data: Path, auth_url: str) -> dict[str, str]:
+    """The account service (its key-encryption key in its folder, as suits a laptop) and a held
+    account for each customer: customer -> account id."""
+    accounts.init(data / ACCOUNTS, ledger_url="http://127.0.0.1", datahub_url="http://127.0.0.1", auth_issuer=auth_url)
     svc = accounts.Service(data / ACCOUNTS)
-    tokens = {"operator": made["operator_api_token"]}
-    for customer in sorted({m.owner for m in synthetic.fleet()}):
-        account = wallets.create(svc.engine, svc.kek, customer, int(time.time()))
-        wallets.seal_secret(svc.engine, svc.kek, account.id, datahub_tokens[customer])
-        tokens[customer] = svc.authenticator.add(account.id, accounts.OWNER, "the demo's", int(time.time()))
+    ids = {customer: wallets.create(svc.engine, svc.kek, customer, int(time.time())).id
+           for customer in sorted({m.owner for m in synthetic.fleet()})}  # fmt: skip
     svc.stop()
-    return tokens
+    return ids
 
 
-def _auth(data: Path, auth_url: str) -> dict[str, dict[str, str]]:
+def _auth(data: Path, auth_url: str, ids: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
     """The authorization server: a person for each customer, whose tokens act for the customer's
     account and DataHub identity, and the issuing body's operator; their sign-ins (a demo's
-    passwords, kept in the keys file)."""
+    passwords, kept in the keys file) and, for each, an API client of theirs for scripts (client
+    credentials: its tokens act for the person who registered it)."""
     auth_service.init(data / AUTH, issuer=auth_url)
     svc = auth_service.Service(data / AUTH)
-    held = accounts.Service(data / ACCOUNTS)
-    ids = _account_ids(held)
-    held.stop()
-    sign_ins = {}
-    for customer, account in sorted(ids.items()):
-        email, password = f"{customer}@demo.origin.example", secrets.token_urlsafe(12)
-        svc.users.sign_up(email, customer, password, account=account, datahub_owner=customer)
-        sign_ins[customer] = {"email": email, "password": password}
-    email, password = "operator@demo.origin.example", secrets.token_urlsafe(12)
-    svc.users.sign_up(email, "The issuing body", password, role=OPERATOR_ROLE)
-    sign_ins["operator"] = {"email": email, "password": password}
+    sign_ins, apps = {}, {}
+    people: list[tuple[str, str, str, str | None, str | None]] = [
+        (customer, customer, USER_ROLE, account, customer) for customer, account in sorted(ids.items())
+    ]
+    people.append(("operator", "The issuing body", OPERATOR_ROLE, None, None))
+    for key, name, role, account, owner in people:
+        email, password = f"{key}@demo.origin.example", secrets.token_urlsafe(12)
+        user = svc.users.sign_up(email, name, password, role=role, account=account, datahub_owner=owner)
+        sign_ins[key] = {"email": email, "password": password}
+        scope = [s for s, (_, audiences) in SCOPES.items()
+                 if audiences and (role == OPERATOR_ROLE or s not in OPERATOR_SCOPES)]  # fmt: skip
+        client = svc.register_client(user, "The demo's scripts", [], False, scope, ["client_credentials"])
+        apps[key] = {
+            "client_id": client["client_id"],
+            "client_secret": client["client_secret"],
+            "scope": client["scope"],
+        }
     svc.stop()
-    return sign_ins
+    return sign_ins, apps
+
+
+def access_token(data: Path, who: str) -> str:
+    """An access token for a demo person's scripts, from the running authorization server
+    (client credentials)."""
+    app = json.loads((Path(data) / KEYS_FILE).read_text())["apps"][who]
+    config = json.loads((Path(data) / AUTH / auth_service.CONFIG).read_text())
+    body = urllib.parse.urlencode({"grant_type": "client_credentials", "scope": app["scope"]}).encode()
+    basic = base64.b64encode(f"{app['client_id']}:{app['client_secret']}".encode()).decode()
+    status, answer = http("POST", f"{config['issuer']}/token", body, headers={
+        "Authorization": f"Basic {basic}", "Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    if status != 200:
+        raise RuntimeError(f"the authorization server gave the demo's {who} no token: HTTP {status} {answer[:200]!r}")
+    return str(json.loads(answer)["access_token"])
 
 
 def start_auth(data: Path, host: str, port: int) -> Callable[[], None]:
@@ -163,14 +179,14 @@ def _account_ids(svc: accounts.Service) -> dict[str, str]:
         return {r.name: r.id for r in conn.execute(accounts.db.accounts.select())}
 
 
-def onboard(datahub_service: service.Service, accounts_service: accounts.Service) -> None:
+def onboard(data: Path, datahub_service: service.Service, accounts_service: accounts.Service) -> None:
     """What the people of the demo do once the platform is up: the DataHub service lists the
     meters of the customers' authorisations, the issuing body sets each production meter's
     technology, and each customer adds their meters in the account service, which derives the
     meter keys and gives their xpubs to the DataHub service."""
     datahub_service.sync()
     sectors = datahub_service.sectors()
-    ids = _account_ids(accounts_service)
+    ids, tokens = _account_ids(accounts_service), {}
     added = {m["gsrn"] for account in ids.values() for m in accounts_service.meters.listed(account)}
     for m in synthetic.fleet():
         meter = meters.show(datahub_service.engine, m.gsrn, sectors)
@@ -178,7 +194,9 @@ def onboard(datahub_service: service.Service, accounts_service: accounts.Service
         if tech and fuel and not meter["tech_type"]:
             meters.set_technology(datahub_service.engine, m.gsrn, tech, fuel)
         if m.gsrn not in added:
-            accounts_service.meters.add(ids[m.owner], m.gsrn)
+            if m.owner not in tokens:
+                tokens[m.owner] = access_token(data, m.owner)
+            accounts_service.meters.add(ids[m.owner], tokens[m.owner], m.gsrn)
 
 
 def platform_app(node: Node, datahub_service: service.Service, accounts_service: accounts.Service) -> Starlette:
@@ -190,14 +208,8 @@ def platform_app(node: Node, datahub_service: service.Service, accounts_service:
     ])  # fmt: skip
 
 
-def _write_keys(data: Path, issuer: Wallet, tokens: dict[str, str], account_tokens: dict[str, str],
-                sign_ins: dict[str, dict[str, str]]) -> None:  # fmt: skip
-    keys = {
-        "issuer": {"xprv": issuer.xprv, "public_key": issuer.public_key.hex()},
-        "datahub_api_tokens": tokens,
-        "account_api_tokens": account_tokens,
-        "sign_ins": sign_ins,
-    }
+def _write_keys(data: Path, issuer: Wallet, sign_ins: dict[str, Any], apps: dict[str, Any]) -> None:
+    keys = {"issuer": {"xprv": issuer.xprv, "public_key": issuer.public_key.hex()}, "sign_ins": sign_ins, "apps": apps}
     write_private(data / KEYS_FILE, json.dumps(keys, indent=2))
 
 

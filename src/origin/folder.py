@@ -10,7 +10,7 @@ import shutil
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -90,12 +90,16 @@ def making(data: Path, files: tuple[str, ...]) -> Iterator[Path]:
         raise
 
 
-def load_config(path: Path, make: Callable[..., T], what: str, init: str) -> T:
-    """A service's configuration file, made into `make(**its fields)`; ConfigError saying what
-    to do when it is missing or wrong."""
+def load_config(path: Path, make: Callable[..., T], what: str, init: str,
+                adapt: Callable[[dict[str, Any]], dict[str, Any]] = lambda raw: raw) -> T:  # fmt: skip
+    """A service's configuration file, made into `make(**its fields)` (after `adapt` brought an
+    older file's fields up to date); ConfigError saying what to do when it is missing or wrong."""
     try:
-        return make(**json.loads(path.read_text()))
+        return make(**adapt(json.loads(path.read_text())))
     except FileNotFoundError:
         raise ConfigError(f"{path.parent} holds no {what} (run `{init}` first)") from None
     except (TypeError, ValueError) as exc:
+        if "auth_issuer" in str(exc):
+            raise ConfigError(f"{path} names no authorization server: add \"auth_issuer\", the URL of the one "
+                              "whose access tokens the API takes") from None  # fmt: skip
         raise ConfigError(f"{path} is not a valid configuration: {exc}") from None

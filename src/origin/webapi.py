@@ -107,7 +107,7 @@ def scoped(principal: Callable[..., Principal], *needed: str) -> Callable[..., P
     """A dependency: the principal, if its token has every one of these scopes; else 403."""
 
     def check(who: Principal = Depends(principal)) -> Principal:
-        if who.scopes is not None and not set(needed) <= who.scopes:
+        if not set(needed) <= who.scopes:
             raise Refused(403, "insufficient_scope", f"the token lacks the scope {' and '.join(needed)}")
         return who
 

@@ -4,6 +4,7 @@ through a router, as they reach one another in production."""
 
 import contextlib
 import json
+import secrets
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -12,9 +13,11 @@ from datahub_world import BEGIN, END, FLEET, SECTORS, ImporterWorld
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
+from harness.issuer import Issuer
 from harness.soak import serving
 from origin.accounts import service as accounts_service
 from origin.accounts.custody import LocalKek
+from origin.bearer import JwksAuthenticator
 from origin.datahub import auth, meters
 from origin.datahub.api import create_datahub_app
 from origin.ledger.api import create_app
@@ -75,31 +78,33 @@ def collector(received: list) -> FastAPI:
 
 
 class AccountsWorld:
-    def __init__(self, tmp_path, hub_database: str, accounts_database: str, auth_issuer: str | None = None):
+    def __init__(self, tmp_path, hub_database: str, accounts_database: str):
         self.tmp_path = tmp_path
         self.hub = ImporterWorld(tmp_path / "ledger.db", hub_database, xpubs=False)
         self.clock = self.hub.clock
         self.router = Router()
+        self.issuer = Issuer("http://auth")  # the authorization server's keys: its JWKS at http://auth
+        self.router.mount("auth", self.issuer.app())
         self.router.mount("ledger", create_app(self.hub.ledger.node))
-        self.hub_tokens = auth.tokens(self.hub.engine)
-        self.router.mount("datahub", create_datahub_app(self.hub.engine, self.hub_tokens, lambda: SECTORS,
+        hub_verifier = JwksAuthenticator(self.issuer.url, auth.AUDIENCE, lambda url: json.loads(self.router("GET", url)[1]),
+                                         auth.principal)  # fmt: skip
+        self.router.mount("datahub", create_datahub_app(self.hub.engine, hub_verifier, lambda: SECTORS,
                                                         meters.SyncReport))  # fmt: skip
         self.kek = tmp_path / "kek.hex"
         self.kek.write_text(LocalKek.generate_hex())
         self.folder = tmp_path / "accounts"
-        made = accounts_service.init(self.folder, ledger_url="http://ledger", datahub_url="http://datahub",
-                                     database=accounts_database, kek=self.kek, auth_issuer=auth_issuer)  # fmt: skip
-        self.operator = made["operator_api_token"]
+        accounts_service.init(self.folder, ledger_url="http://ledger", datahub_url="http://datahub",
+                              database=accounts_database, kek=self.kek, auth_issuer=self.issuer.url)  # fmt: skip
+        self.operator = self.issuer.operator()
         self.others: list[accounts_service.Service] = []
         self.service = self.start()
 
     def another_service(self, database: str, host: str = "accounts2") -> accounts_service.Service:
         """A second account service on the same ledger and DataHub service, mounted as `host`."""
         folder = self.tmp_path / host
-        made = accounts_service.init(folder, ledger_url="http://ledger", datahub_url="http://datahub",
-                                     database=database, kek=self.kek)  # fmt: skip
+        accounts_service.init(folder, ledger_url="http://ledger", datahub_url="http://datahub", database=database,
+                              kek=self.kek, auth_issuer=self.issuer.url)  # fmt: skip
         other = accounts_service.Service(folder, kek=self.kek, fetch=self.router, clock=self.clock)
-        other.operator_token = made["operator_api_token"]  # type: ignore[attr-defined]
         self.router.mount(host, other.app())
         self.others.append(other)
         return other
@@ -111,16 +116,13 @@ class AccountsWorld:
         self.api = TestClient(self.service.app())
         return self.service
 
-    def open_account(self, name: str, customer: str | None = None) -> dict:
-        """An account (with the DataHub token of `customer`, when given) and its token."""
-        r = self.api.post("/v1/accounts", json={"name": name}, headers=self.as_(self.operator))
+    def open_account(self, name: str, customer: str | None = None, api: TestClient | None = None, **xpubs: str) -> dict:
+        """An account its user opened, and an access token of theirs (acting for the DataHub
+        owner `customer` too, when given)."""
+        token = self.issuer.owner("acc_" + secrets.token_hex(8), customer)
+        r = (api or self.api).post("/v1/account", json={"name": name, **xpubs}, headers=self.as_(token))
         assert r.status_code == 201, r.text
-        account = r.json()
-        if customer is not None:
-            token = self.hub_tokens.add(customer, auth.OWNER, "accounts test", 0)
-            r = self.api.put("/v1/account/datahub-token", json={"token": token}, headers=self.as_(account["token"]))
-            assert r.status_code == 204, r.text
-        return account
+        return {**r.json(), "token": token}
 
     @staticmethod
     def as_(token: str) -> dict:

@@ -1,33 +1,21 @@
-"""Every endpoint of the account service, as its OpenAPI document lists them, against the
-authorization server's access tokens: no token, an expired one, one for another audience, one
-from another issuer, one without the endpoint's scope, and another user's with every scope.
-An endpoint added without a scope check fails here."""
+"""Every endpoint of the account service, as its OpenAPI document lists them, against access
+tokens: none, an expired one, one for another audience, one from another issuer, one signed by a
+key the issuer never published, one without the endpoint's scope, and another user's with every
+scope. An endpoint added without a scope check fails here."""
 
-import pytest
-from accounts_world import AccountsWorld
-from auth_world import mint
 from fastapi.testclient import TestClient
+from joserfc.jwk import ECKey
 
-from origin.auth import service as auth_service
-from origin.auth.oauth import ACCOUNTS, SCOPES
+from harness.issuer import OWNER_SCOPES as EVERY_SCOPE
+from origin.auth.oauth import ACCOUNTS, DATAHUB
 
-ISSUER = "http://127.0.0.1:4444"  # the authorization server, reached through the test's router
-EVERY_SCOPE = " ".join(s for s in SCOPES if s != "operator")
-
-
-@pytest.fixture
-def matrix(tmp_path, databases):
-    auth_service.init(tmp_path / "auth", issuer=ISSUER)
-    auth = auth_service.Service(tmp_path / "auth")
-    world = AccountsWorld(tmp_path, databases(), databases(), auth_issuer=ISSUER)
-    world.router.mount(ISSUER.removeprefix("http://"), auth.app())
-    yield world, auth
-    world.close()
-    auth.stop()
+FORGED = ECKey.generate_key("P-256", parameters={"kid": "forged"}, private=True)
 
 
-def token(auth, account: str, scope: str, **shape) -> str:
-    return mint(auth, scope, aud=shape.pop("aud", ACCOUNTS), account=account, sub=f"usr_{account[-8:]}", **shape)
+def token(issuer, account: str, scope: str, **shape) -> str:
+    return issuer.token(
+        scope, aud=shape.pop("aud", (ACCOUNTS, DATAHUB)), account=account, sub=f"usr_{account[-8:]}", **shape
+    )
 
 
 def filled(path: str, values: dict[str, str]) -> str:
@@ -36,8 +24,8 @@ def filled(path: str, values: dict[str, str]) -> str:
     return path
 
 
-def test_every_endpoint_checks_the_token_its_scope_and_whose_data(matrix):
-    world, auth = matrix
+def test_every_endpoint_checks_the_token_its_scope_and_whose_data(world):
+    auth = world.issuer
     owner, other = world.producer_and_consumer()
     ggo = world.get(owner, "/v1/ggos")["ggos"][0]["address"]
     meter = world.get(owner, "/v1/meters")[0]["gsrn"]
@@ -59,7 +47,8 @@ def test_every_endpoint_checks_the_token_its_scope_and_whose_data(matrix):
             cases = {
                 "no token": ({}, 401),
                 "expired": ({"Authorization": f"Bearer {token(auth, owner['id'], EVERY_SCOPE, exp_in=-10)}"}, 401),
-                "wrong audience": ({"Authorization": f"Bearer {token(auth, owner['id'], EVERY_SCOPE, aud='origin-datahub')}"}, 401),
+                "wrong audience": ({"Authorization": f"Bearer {token(auth, owner['id'], EVERY_SCOPE, aud=(DATAHUB,))}"}, 401),
+                "forged": ({"Authorization": f"Bearer {token(auth, owner['id'], EVERY_SCOPE, key=FORGED)}"}, 401),
                 "wrong issuer": ({"Authorization": f"Bearer {token(auth, owner['id'], EVERY_SCOPE, iss='https://evil.example')}"}, 401),
                 "no scope": ({"Authorization": f"Bearer {token(auth, owner['id'], 'openid profile')}"}, 403),
             }  # fmt: skip
@@ -71,7 +60,7 @@ def test_every_endpoint_checks_the_token_its_scope_and_whose_data(matrix):
             if path == "/v1/accounts":
                 continue
             r = api.request(method.upper(), url, json={"ggo": ggo, "to": {"account": stranger["id"]}},
-                            headers={"Authorization": f"Bearer {token(auth, stranger['id'], EVERY_SCOPE)}"})  # fmt: skip
+                            headers={"Authorization": f"Bearer {token(auth, stranger['id'], EVERY_SCOPE, datahub_owner='customer-3')}"})  # fmt: skip
             assert r.status_code not in (401, 403) or "{" in path, (method, path, r.status_code, r.text[:200])
             if r.status_code < 300:
                 assert not any(mark in r.text for mark in owners_marks), (method, path, "another user's data shown")

@@ -68,6 +68,35 @@ def test_no_account_reaches_anothers_data(world):
     assert world.api.post("/v1/accounts", json={"name": "x"}, headers=them).status_code == 403
 
 
+def test_a_person_opens_their_own_account_once_under_the_id_their_token_names(world):
+    token = world.issuer.owner("acc_" + "1a" * 8, "customer-0")
+    assert world.api.get("/v1/account", headers=world.as_(token)).status_code == 404  # not open yet
+    without = world.issuer.token("ggo.read meters.write", account="acc_" + "1a" * 8)
+    refused = world.api.post("/v1/account", json={"name": "Ada"}, headers=world.as_(without))
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "insufficient_scope"
+    opened = world.api.post("/v1/account", json={"name": "Ada"}, headers=world.as_(token))
+    assert opened.status_code == 201 and opened.json()["id"] == "acc_" + "1a" * 8 and "token" not in opened.json()
+    again = world.api.post("/v1/account", json={"name": "Ada again"}, headers=world.as_(token))
+    assert again.status_code == 409 and again.json()["error"]["code"] == "account_exists"
+    assert world.api.get("/v1/account", headers=world.as_(token)).json()["name"] == "Ada"
+    odd = world.issuer.owner("acc_../../x", None)
+    assert world.api.post("/v1/account", json={"name": "x"}, headers=world.as_(odd)).status_code == 422
+    nobody = world.issuer.token()  # a user's token that names no account here
+    assert world.api.get("/v1/account", headers=world.as_(nobody)).status_code == 401
+
+
+def test_a_meter_is_added_with_the_owners_own_token_which_must_reach_the_datahub_service(world):
+    gsrn = next(m.gsrn for m in FLEET if m.owner == "customer-0")
+    account = world.open_account("Solar Ltd", "customer-0")
+    narrow = world.issuer.token(aud=("origin-accounts",), account=account["id"], datahub_owner="customer-0")
+    r = world.api.post("/v1/meters", json={"gsrn": gsrn}, headers=world.as_(narrow))
+    assert r.status_code == 403 and r.json()["error"]["code"] == "datahub_forbidden", r.text
+    elses = world.issuer.owner(account["id"], "customer-1")  # their token, another owner's meter
+    assert world.api.post("/v1/meters", json={"gsrn": gsrn}, headers=world.as_(elses)).status_code == 404
+    assert world.get(account, "/v1/meters") == []
+    assert world.post(account, "/v1/meters", {"gsrn": gsrn}).status_code == 201
+
+
 @pytest.mark.parametrize("body, code", [
     ({"ggo": "nope", "to": {"account": "acc_x"}}, 404),
     ({"ggo": "62fe8a" + "0" * 64, "to": {}}, 400),

@@ -13,32 +13,37 @@ def run(*args, env=None):
     return CliRunner().invoke(main, [str(a) for a in args], env=env, catch_exceptions=False)
 
 
+def init(folder, **options):
+    """`origin accounts init` with working URLs, but for those `options` give."""
+    urls = {"ledger_url": "http://l", "datahub_url": "http://d", "auth_issuer": "http://a", **options}
+    return run("accounts", "init", "--data", folder,
+               *[x for k, v in urls.items() for x in ("--" + k.replace("_", "-"), v)])  # fmt: skip
+
+
 def test_init_refuses_bad_input_and_leaves_nothing_behind(tmp_path):
     folder = tmp_path / "acc"
-    r = run("accounts", "init", "--data", folder, "--ledger-url", "ftp://x", "--datahub-url", "http://d")
+    r = init(folder, ledger_url="ftp://x")
     assert r.exit_code == 2 and "--ledger-url must be a http or https URL" in r.output and not folder.exists()
-    r = run("accounts", "init", "--data", folder, "--ledger-url", "http://l", "--datahub-url", "http://d",
-            "--database", "postgresql://nobody@127.0.0.1:1/none")  # fmt: skip
+    r = init(folder, database="postgresql://nobody@127.0.0.1:1/none")
     assert r.exit_code == 2 and "cannot use the database" in r.output and not folder.exists()
+    r = init(folder, auth_issuer="auth.example")
+    assert r.exit_code == 2 and "--auth-issuer must be a http or https URL" in r.output and not folder.exists()
     bad = tmp_path / "bad.kek"
     bad.write_text("not hex")
-    r = run("accounts", "init", "--data", folder, "--ledger-url", "http://l", "--datahub-url", "http://d", "--kek", bad)
+    r = init(folder, kek=bad)
     assert r.exit_code == 2 and "64 hex characters" in r.output and not folder.exists()
-    r = run("accounts", "init", "--data", folder, "--ledger-url", "http://l", "--datahub-url", "http://d")
+    r = init(folder)
     assert r.exit_code == 0, r.output
     made = json.loads(r.stdout)
-    assert made["operator_api_token"] and (folder / "kek.hex").stat().st_mode & 0o777 == 0o600
+    assert made["kek_file"] and (folder / "kek.hex").stat().st_mode & 0o777 == 0o600
     assert folder.stat().st_mode & 0o777 == 0o700
-    r = run("accounts", "init", "--data", folder, "--ledger-url", "http://l", "--datahub-url", "http://d")
+    r = init(folder)
     assert r.exit_code == 2 and "already holds an account service" in r.output
 
 
 def test_open_rewrap_and_a_wrong_kek(tmp_path):
     folder = tmp_path / "acc"
-    assert (
-        run("accounts", "init", "--data", folder, "--ledger-url", "http://l", "--datahub-url", "http://d").exit_code
-        == 0
-    )
+    assert init(folder).exit_code == 0
     r = run("accounts", "open", "--data", folder, "--name", "Solar Ltd")
     assert r.exit_code == 0 and json.loads(r.output)["id"].startswith("acc_")
     assert run("accounts", "new-kek", tmp_path / "new.kek").exit_code == 0
@@ -55,7 +60,7 @@ def test_open_rewrap_and_a_wrong_kek(tmp_path):
 
 def test_reconcile_with_the_ledger_away_is_one_line(tmp_path):
     folder = tmp_path / "acc"
-    run("accounts", "init", "--data", folder, "--ledger-url", "http://127.0.0.1:9", "--datahub-url", "http://d")
+    init(folder, ledger_url="http://127.0.0.1:9")
     r = run("accounts", "reconcile", "--data", folder)
     assert r.exit_code == 2 and r.output.count("\n") == 1 and "does not answer" in r.output
     r = run("accounts", "serve", "--data", tmp_path / "none")

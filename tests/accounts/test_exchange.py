@@ -10,8 +10,7 @@ def test_a_ggo_sent_to_another_services_account_arrives(world, databases):
     producer, _ = world.producer_and_consumer()
     other = world.another_service(databases())
     api = TestClient(other.app())
-    made = api.post("/v1/accounts", json={"name": "Buyer elsewhere"},
-                    headers=world.as_(other.operator_token)).json()  # fmt: skip
+    made = world.open_account("Buyer elsewhere", api=api)
     endpoint = api.get("/v1/receive-endpoint", headers=world.as_(made["token"])).json()
     assert endpoint["xpub"] == made["receive_xpub"] and endpoint["notify_url"].endswith("/v1/notify")
     ggo = world.get(producer, "/v1/ggos", state="available")["ggos"][0]

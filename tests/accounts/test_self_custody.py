@@ -19,14 +19,9 @@ def private_key(wallet: Wallet, path: str) -> bytes:
 
 def self_custody_producer(world):
     wallet = Wallet.generate()
-    r = world.api.post("/v1/accounts", json={"name": "Own keys Ltd", "master_xpub": wallet.xpub,
-                                             "receive_xpub": wallet.receive_xpub()},
-                       headers=world.as_(world.operator))  # fmt: skip
-    assert r.status_code == 201, r.text
-    account = r.json()
+    account = world.open_account("Own keys Ltd", "customer-0", master_xpub=wallet.xpub,
+                                 receive_xpub=wallet.receive_xpub())  # fmt: skip
     assert account["custody"] == "self"
-    token = world.hub_tokens.add("customer-0", "owner", "", 0)
-    world.api.put("/v1/account/datahub-token", json={"token": token}, headers=world.as_(account["token"]))
     mine = [m for m in FLEET if m.owner == "customer-0"]
     refused = world.post(account, "/v1/meters", {"gsrn": mine[0].gsrn})
     assert refused.status_code == 422 and "meter_xpub" in refused.json()["error"]["message"]
@@ -96,12 +91,12 @@ def test_the_worked_example_in_the_docs_runs(world):
 
     shim = types.SimpleNamespace(request=types.SimpleNamespace(Request=urllib.request.Request, urlopen=urlopen))
     buyer = world.open_account("Buyer")
-    names = {"URL": "http://accounts", "OPERATOR_TOKEN": world.operator,
-             "DATAHUB_TOKEN": world.hub_tokens.add("customer-0", "owner", "", 0), "BUYER": buyer["id"]}  # fmt: skip
+    token = world.issuer.owner("acc_" + "0f" * 8, "customer-0")
+    names = {"URL": "http://accounts", "TOKEN": token, "BUYER": buyer["id"]}
     scope = {**names, "urllib": shim}
     exec(setup.replace("import json, urllib.request", "import json"), scope)
     world.import_and_follow()
-    ggo = next(g for g in world.get(scope["account"], "/v1/ggos", state="available")["ggos"] if g["amount_wh"] > 500)
+    ggo = next(g for g in world.get({"token": token}, "/v1/ggos", state="available")["ggos"] if g["amount_wh"] > 500)
     printed: list[str] = []
     exec("# Later:" + rest, {**scope, "GGO": ggo["address"], "print": printed.append})
     assert printed == ["COMMITTED"]

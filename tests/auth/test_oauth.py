@@ -2,6 +2,7 @@
 over httpx against the real server: the code flow with PKCE, refresh rotation, client
 credentials, revocation, introspection, metadata, keys; and RFC 9700's attacks."""
 
+import re
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -40,6 +41,8 @@ def test_the_code_flow_with_pkce_gives_a_jwt_access_token_an_id_token_and_userin
     assert claims["iss"] == world.url and claims["sub"] == user.id and claims["client_id"] == client["client_id"]
     assert claims["aud"] == [ACCOUNTS] and claims["scope"] == "openid profile offline_access ggo.read"
     assert claims["exp"] - claims["iat"] == 600 and token["refresh_token"]
+    assert re.fullmatch(r"acc_[0-9a-f]{16}", claims["account"]) and claims["account"] == user.account  # at sign-up
+    assert "datahub_owner" not in claims  # the operator's to link
     _, id_claims = claims_of(world, token["id_token"])
     assert id_claims["aud"] == [client["client_id"]] and id_claims["nonce"] == "n-0S6_WzA2Mj"
     assert id_claims["sub"] == user.id and id_claims["name"] == "Ada" and id_claims["iss"] == world.url

@@ -6,7 +6,10 @@ import threading
 from fastapi.testclient import TestClient
 from test_client import BASE, Clock, Transport
 
-from origin.datahub import db, meters, synthetic
+from harness.issuer import Issuer
+from origin.bearer import JwksAuthenticator
+from origin.datahub import auth, db, meters, synthetic
+from origin.datahub.api import create_datahub_app
 from origin.datahub.client import DataHubClient
 from origin.datahub.fake import REFRESH_TOKEN, create_fake_app
 from origin.datahub.importer import Importer
@@ -20,6 +23,12 @@ from world import LEDGER, Key, make_node
 BEGIN, END = parse_time("2025-10-25T22:00:00Z"), parse_time("2025-10-26T23:00:00Z")  # a 25-hour day
 FLEET = synthetic.fleet(8)
 SECTORS = frozenset({"DK1", "DK2"})
+
+
+def hub_api(engine, issuer: Issuer, **options) -> TestClient:
+    """The service's API, taking the access tokens `issuer` signs."""
+    verifier = JwksAuthenticator(issuer.url, auth.AUDIENCE, lambda url: issuer.jwks(), auth.principal)
+    return TestClient(create_datahub_app(engine, verifier, lambda: SECTORS, meters.SyncReport, **options))
 
 
 class Kill(BaseException):

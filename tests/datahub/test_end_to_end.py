@@ -34,7 +34,8 @@ def test_a_killed_import_resumes_and_publishes_everything_once(tmp_path):
     node = None
     try:
         made = service.init(service_dir, ledger_url="http://127.0.0.1:0", ledger_id="e2e.origin/dk",
-                            datahub_url=f"http://127.0.0.1:{fake_port}/thirdpartyapi", refresh_token="fake-refresh-token")  # fmt: skip
+                            datahub_url=f"http://127.0.0.1:{fake_port}/thirdpartyapi", refresh_token="fake-refresh-token",
+                            auth_issuer="http://127.0.0.1:9")  # fmt: skip
         ledger_data.init(ledger_dir, "e2e.origin/dk", [made["issuer_public_key"]])
         node = NodeProcess(ledger_dir, None)
         node.wait_role("active")

@@ -1,5 +1,5 @@
 """The service's folder, configuration and schedule: made whole or not at all, readable by its
-user only, tokens kept as digests (an older folder's plaintext tokens moved into the table)."""
+user only; an older folder's own API tokens dropped, its lacking authorization server named."""
 
 import json
 import os
@@ -9,14 +9,13 @@ import threading
 import pytest
 
 from origin.datahub import service
-from origin.datahub.auth import digest, tokens
 from origin.datahub.importer import Report
 from origin.protocol import keys
 
 
 def make(tmp_path, **kw):
     return service.init(tmp_path / "dh", **{"ledger_url": "http://l", "ledger_id": "x", "datahub_url": "http://d",
-                                            "refresh_token": "r", **kw})  # fmt: skip
+                                            "refresh_token": "r", "auth_issuer": "http://a", **kw})  # fmt: skip
 
 
 def test_init_writes_private_files_and_refuses_twice(tmp_path):
@@ -27,15 +26,13 @@ def test_init_writes_private_files_and_refuses_twice(tmp_path):
     for name in (service.CONFIG, service.ISSUER_KEY, service.DATABASE):
         assert stat.S_IMODE(os.stat(tmp_path / "dh" / name).st_mode) == 0o600, name
     _, loaded = service.load(tmp_path / "dh")
-    svc = service.Service(tmp_path / "dh")
-    assert loaded == key and svc.authenticator.authenticate(made["issuer_api_token"]).role == "issuer"
-    assert made["issuer_api_token"] not in (tmp_path / "dh" / service.CONFIG).read_text()
-    svc.stop()
+    assert loaded == key
     with pytest.raises(service.ConfigError, match="already holds"):
         make(tmp_path)
 
 
 @pytest.mark.parametrize("bad", [{"ledger_url": "ftp://x"}, {"datahub_url": "nope"}, {"database": "mysql://x"},
+                                 {"auth_issuer": "auth.example"},
                                  {"database": "postgresql://postgres@127.0.0.1:1/nowhere"}])  # fmt: skip
 def test_a_failed_init_leaves_nothing_behind(tmp_path, bad):
     with pytest.raises(service.ConfigError):
@@ -43,32 +40,18 @@ def test_a_failed_init_leaves_nothing_behind(tmp_path, bad):
     assert not (tmp_path / "dh").exists()
 
 
-def test_an_older_folders_plaintext_tokens_move_into_the_table(tmp_path):
+def test_an_older_folder_loses_its_own_tokens_and_must_name_an_authorization_server(tmp_path):
     make(tmp_path)
     path = tmp_path / "dh" / service.CONFIG
     config = json.loads(path.read_text())
     config.update(tokens={"old-secret-token": {"subject": "customer-0", "role": "owner"}}, lookback_s=7200)
     path.write_text(json.dumps(config))
-    svc = service.Service(tmp_path / "dh")
-    assert svc.authenticator.authenticate("old-secret-token").subject == "customer-0"
-    assert "old-secret-token" not in path.read_text() and svc.config.import_window_s == 7200
-    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    assert any(t["id"] == digest("old-secret-token")[:12] for t in tokens(svc.engine).listed())
-    svc.stop()
-
-
-def test_tokens_are_made_listed_and_revoked(tmp_path):
-    make(tmp_path)
-    svc = service.Service(tmp_path / "dh")
-    token = svc.authenticator.add("customer-1", "owner", "bob's laptop", 0)
-    (listed,) = [t for t in svc.authenticator.listed() if t["subject"] == "customer-1"]
-    assert token not in json.dumps(svc.authenticator.listed()) and listed["label"] == "bob's laptop"
-    with pytest.raises(ValueError, match="12 hex"):
-        svc.authenticator.revoke("abc")
-    assert svc.authenticator.revoke(listed["id"]) == 1 and svc.authenticator.authenticate(token) is None
-    with pytest.raises(ValueError, match="role"):
-        svc.authenticator.add("x", "admin", "", 0)
-    svc.stop()
+    loaded, _ = service.load(tmp_path / "dh")
+    assert loaded.import_window_s == 7200 and not hasattr(loaded, "tokens")
+    del config["auth_issuer"]
+    path.write_text(json.dumps(config))
+    with pytest.raises(service.ConfigError, match="names no authorization server"):
+        service.load(tmp_path / "dh")
 
 
 def test_a_folder_without_a_service(tmp_path):

@@ -58,14 +58,6 @@ class AccountOut(BaseModel):
     automation: bool = False
 
 
-class AccountCreated(AccountOut):
-    token: str = Field(description="The account's API token: shown once")
-
-
-class TokenIn(BaseModel):
-    token: str = Field(min_length=1, max_length=2000)
-
-
 class MeterIn(BaseModel):
     gsrn: str
     meter_xpub: str | None = Field(None, description="Self-custody only: the xpub of your meter key m/1'/i'")
@@ -278,19 +270,29 @@ def _ggo_out(r: Any, now_s: int, lifetime_s: int) -> dict[str, Any]:
 def create_accounts_app(service: "Service") -> FastAPI:
     app = FastAPI(title="Origin account service",
                   description="Wallets in custody, GGO inventory, transfers, splits, retirements. Every endpoint but "
-                              "the receive notification takes `Authorization: Bearer TOKEN`.")  # fmt: skip
+                              "the receive notification takes `Authorization: Bearer TOKEN`, an access token of the "
+                              "authorization server with the scope the endpoint names.")  # fmt: skip
     app.add_middleware(BoundedBody, bytes_max=JSON_BODY_BYTES_MAX)
     install_handlers(app, AccountError)
     principal = bearer(service.verifier, "An access token of the authorization server with the scope the endpoint "
-                                         "names; or an account's own token (POST /v1/accounts), or the operator's")  # fmt: skip
+                                         "names, its user's account's (or the operator's)")  # fmt: skip
+
+    def holder(*needed: str) -> Callable[..., Principal]:
+        """A dependency: an account's owner, by a token that has these scopes."""
+        checked = scoped(principal, *needed)
+
+        def account(who: Principal = Depends(checked)) -> Principal:
+            if who.role != "owner":
+                raise Refused(403, "forbidden", "this is an account's own: use a token of its user's")
+            return who
+
+        return account
 
     def owner(*needed: str) -> Callable[..., str]:
         """A dependency: the account of a token that has these scopes."""
-        checked = scoped(principal, *needed)
+        checked = holder(*needed)
 
         def account(who: Principal = Depends(checked)) -> str:
-            if who.role != "owner":
-                raise Refused(403, "forbidden", "this is an account's own: use the account's token")
             return who.subject
 
         return account
@@ -300,7 +302,7 @@ def create_accounts_app(service: "Service") -> FastAPI:
             raise Refused(403, "forbidden", "only the service's operator may do this")
         return who
 
-    _account_routes(app, service, owner, operator)
+    _account_routes(app, service, owner, holder, operator)
     _inventory_routes(app, service, owner)
     _operation_routes(app, service, owner)
     _exchange_routes(app, service, owner)
@@ -309,36 +311,39 @@ def create_accounts_app(service: "Service") -> FastAPI:
     return app
 
 
-def _account_routes(app: FastAPI, service: "Service", owner: Any, operator: Any) -> None:
+def _account_routes(app: FastAPI, service: "Service", owner: Any, holder: Any, operator: Any) -> None:
     engine = service.engine
 
-    @app.post("/v1/accounts", response_model=AccountCreated, status_code=201, responses=errors(400, 401, 403, 422),
-              summary="The operator opens an account: held (the service keeps its keys, sealed) or self-custody")  # fmt: skip
+    @app.post("/v1/accounts", response_model=AccountOut, status_code=201, responses=errors(400, 401, 403, 409, 422),
+              summary="The operator opens an account (for `origin auth link` to give to a user): held (the service "
+                      "keeps its keys, sealed) or self-custody")  # fmt: skip
     def open_account(body: AccountIn, who: Principal = Depends(operator)) -> dict[str, Any]:
         now_s = int(service.clock())
-        account = wallets.create(engine, service.kek, body.name, now_s, body.master_xpub, body.receive_xpub)
-        token = service.authenticator.add(account.id, "owner", f"account {account.name}", now_s)
-        return {**account.__dict__, "token": token}
+        return wallets.create(engine, service.kek, body.name, now_s, body.master_xpub, body.receive_xpub).__dict__
 
-    @app.get("/v1/account", response_model=AccountOut, responses=errors(401, 403), summary="Your account")
+    @app.post("/v1/account", response_model=AccountOut, status_code=201, responses=errors(400, 401, 403, 409, 422),
+              summary="Open your account, under the id the authorization server gave you: held (the service keeps "
+                      "its keys, sealed) or self-custody (give your xpubs)")  # fmt: skip
+    def open_own(body: AccountIn, account: str = Depends(owner("account.open"))) -> dict[str, Any]:
+        now_s = int(service.clock())
+        return wallets.create(engine, service.kek, body.name, now_s, body.master_xpub, body.receive_xpub,
+                              account).__dict__  # fmt: skip
+
+    @app.get("/v1/account", response_model=AccountOut, responses=errors(401, 403, 404), summary="Your account")
     def me(account: str = Depends(owner("ggo.read"))) -> dict[str, Any]:
         with engine.connect() as conn:
             return wallets.get(conn, account).__dict__
 
-    @app.put("/v1/account/datahub-token", status_code=204, responses=errors(400, 401, 403),
-             summary="Your token at the DataHub service, kept sealed: the service registers your meters with it")  # fmt: skip
-    def datahub_token(body: TokenIn, account: str = Depends(owner("meters.write"))) -> None:
-        wallets.seal_secret(engine, service.kek, account, body.token)
-
-    @app.get("/v1/datahub/meters", response_model=list[dict[str, Any]], responses=errors(401, 403, 409, 503),
+    @app.get("/v1/datahub/meters", response_model=list[dict[str, Any]], responses=errors(401, 403, 503),
              summary="The metering points your DataHub authorisation covers, as the DataHub service lists them")  # fmt: skip
-    def datahub_meters(account: str = Depends(owner("meters.write"))) -> list[dict[str, Any]]:
-        return service.meters.available(account)
+    def datahub_meters(who: Principal = Depends(holder("meters.write"))) -> list[dict[str, Any]]:
+        return service.meters.available(who.token)
 
     @app.post("/v1/meters", response_model=MeterOut, status_code=201, responses=errors(400, 401, 403, 404, 409, 503),
-              summary="Add a metering point: its meter key m/1'/i' is derived and its xpub registered with the DataHub service")  # fmt: skip
-    def add_meter(body: MeterIn, account: str = Depends(owner("meters.write"))) -> dict[str, Any]:
-        row = service.meters.add(account, body.gsrn, body.meter_xpub)
+              summary="Add a metering point: its meter key m/1'/i' is derived and its xpub registered with the DataHub "
+                      "service, with your access token")  # fmt: skip
+    def add_meter(body: MeterIn, who: Principal = Depends(holder("meters.write"))) -> dict[str, Any]:
+        row = service.meters.add(who.subject, who.token, body.gsrn, body.meter_xpub)
         return {**row, "index": row["idx"]}
 
     @app.get("/v1/meters", response_model=list[MeterOut], responses=errors(401, 403), summary="Your metering points")

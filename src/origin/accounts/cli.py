@@ -1,5 +1,6 @@
 """`origin accounts ...` for the account service's operator, and `origin account ...` for an
-account's owner (it calls the service's API with the account's token). Refusals are one line,
+account's owner (it calls the service's API with an access token of the authorization server
+that names the account). Refusals are one line,
 never a traceback."""
 
 import json
@@ -33,11 +34,11 @@ def accounts() -> None:
 @click.option("--ledger-url", required=True, help="The ledger node's URL.")
 @click.option("--datahub-url", required=True, help="The DataHub service's URL.")
 @click.option("--database", metavar="postgresql://...", default=None, help="PostgreSQL instead of SQLite in --data.")
-@click.option("--auth-issuer", default=None, help="The authorization server whose access tokens the API takes.")
+@click.option("--auth-issuer", required=True, help="The authorization server whose access tokens the API takes.")
 @KEK_OPTION
-def accounts_init(data: Path, ledger_url: str, datahub_url: str, database: str | None, auth_issuer: str | None,
+def accounts_init(data: Path, ledger_url: str, datahub_url: str, database: str | None, auth_issuer: str,
                   kek: Path | None) -> None:  # fmt: skip
-    """Create the service's folder and database; print the operator's API token (once)."""
+    """Create the service's folder and database; print where its key-encryption key is."""
     from origin.accounts import service
     from origin.accounts.custody import CustodyError
 
@@ -155,19 +156,18 @@ def accounts_new_kek(file: Path) -> None:
 @KEK_OPTION
 @click.option("--name", required=True, help="The account's name.")
 def accounts_open(data: Path, kek: Path | None, name: str) -> None:
-    """Open a held account; print its id and API token (once)."""
+    """Open a held account; print its id, for `origin auth link --account` to give to its user."""
     from origin.accounts import wallets
 
     svc = _service(data, kek)
     try:
         now_s = int(time.time())
         account = wallets.create(svc.engine, svc.kek, name, now_s)
-        token = svc.authenticator.add(account.id, "owner", f"account {name}", now_s)
     except wallets.AccountError as exc:
         fail(str(exc))
     finally:
         svc.stop()
-    click.echo(json.dumps({"id": account.id, "token": token}, indent=2))
+    click.echo(json.dumps({"id": account.id}, indent=2))
 
 
 # -- the owner's commands: calls to the API ---------------------------------------------------
@@ -202,7 +202,10 @@ class Api:
 @click.option("--url", envvar="ORIGIN_ACCOUNT_URL", default="http://127.0.0.1:8703", show_default=True,
               help="The account service ($ORIGIN_ACCOUNT_URL).")  # fmt: skip
 @click.option(
-    "--token", envvar="ORIGIN_ACCOUNT_TOKEN", required=True, help="Your account's token ($ORIGIN_ACCOUNT_TOKEN)."
+    "--token",
+    envvar="ORIGIN_ACCOUNT_TOKEN",
+    required=True,
+    help="An access token of the authorization server for your account ($ORIGIN_ACCOUNT_TOKEN).",
 )
 @click.pass_context
 def account(ctx: click.Context, url: str, token: str) -> None:

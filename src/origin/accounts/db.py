@@ -22,7 +22,6 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 
 from origin import database
-from origin.tokens import token_table
 from origin.webhooks import tables as webhook_tables
 
 metadata = MetaData()
@@ -38,7 +37,6 @@ accounts = Table(
     Column("kek_id", String(16), nullable=False),
     Column("wrapped_key", LargeBinary, nullable=False),
     Column("sealed_seed", LargeBinary),  # null for self-custody
-    Column("sealed_datahub_token", LargeBinary),  # the owner's token at the DataHub service
     # Public: the xpub of m/0' (receive keys m/0'/n); for self-custody also the master's xpub.
     Column("receive_xpub", String(200), nullable=False),
     Column("master_xpub", String(200)),
@@ -48,8 +46,6 @@ accounts = Table(
     # Automatic routing: retire what arrives against unmatched consumption, then serve agreements.
     Column("automation", Boolean, nullable=False, server_default=false()),
 )  # fmt: skip
-
-api_tokens = token_table(metadata)
 
 meters = Table(
     "meters", metadata,

@@ -1,7 +1,8 @@
 """An account's metering points. The owner names a meter their DataHub authorisation covers; the
 service allocates the next meter index i, derives the meter key m/1'/i' and hands its xpub to
-the DataHub service over its API, with the owner's DataHub token (kept sealed). It never hands
-out a private key, and the DataHub service decides what the meter is (type, sector)."""
+the DataHub service over its API, with the owner's own access token (whose audience names the
+DataHub service too, and whose user is the meter's DataHub owner). It never hands out a private
+key, and the DataHub service decides what the meter is (type, sector)."""
 
 import json
 import time
@@ -31,11 +32,7 @@ class Meters:
             inventory,
         )
 
-    def _datahub(self, account: str, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
-        token = wallets.open_secret(self.engine, self.kek, account)
-        if token is None:
-            raise AccountError("the account has no DataHub token yet: PUT /v1/account/datahub-token first", 409,
-                               "no_datahub_token")  # fmt: skip
+    def _datahub(self, token: str, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         try:
             status, answer = self.fetch(method, self.url + path, None if body is None else json.dumps(body).encode(),
@@ -47,11 +44,12 @@ class Meters:
         except ValueError:
             return status, {}
 
-    def available(self, account: str) -> list[dict[str, Any]]:
-        """The metering points the owner's DataHub authorisation covers, as the DataHub service lists them."""
+    def available(self, token: str) -> list[dict[str, Any]]:
+        """The metering points the owner's DataHub authorisation covers, as the DataHub service
+        lists them to the owner's access token."""
         found, after = [], ""
         while True:
-            status, page = self._datahub(account, "GET", f"/v1/meters?after={after}&limit=1000")
+            status, page = self._datahub(token, "GET", f"/v1/meters?after={after}&limit=1000")
             if status != 200:
                 raise _datahub_refusal(status, page)
             found += page["meters"]
@@ -59,13 +57,14 @@ class Meters:
             if not after:
                 return found
 
-    def add(self, account: str, gsrn: str, meter_xpub: str | None = None) -> dict[str, Any]:
-        """Add the meter: a held account's next meter key, or the xpub a self-custody owner gives."""
+    def add(self, account: str, token: str, gsrn: str, meter_xpub: str | None = None) -> dict[str, Any]:
+        """Add the meter: a held account's next meter key, or the xpub a self-custody owner gives;
+        registered at the DataHub service with the owner's access token."""
         try:
             gsrn = gsrn_.validate(gsrn)
         except ValueError as exc:
             raise AccountError(str(exc)) from None
-        status, meter = self._datahub(account, "GET", f"/v1/meters/{gsrn}")
+        status, meter = self._datahub(token, "GET", f"/v1/meters/{gsrn}")
         if status != 200:
             raise _datahub_refusal(status, meter)
         with database.writes(self.engine) as conn:
@@ -87,7 +86,7 @@ class Meters:
             row = {"account": account, "idx": idx, "gsrn": gsrn, "xpub": xpub, "type": meter["type"],
                    "sector": meter.get("sector"), "added_s": int(time.time())}  # fmt: skip
             conn.execute(insert(db.meters).values(**row))
-        status, answer = self._datahub(account, "PUT", f"/v1/meters/{gsrn}/xpub", {"meter_xpub": xpub})
+        status, answer = self._datahub(token, "PUT", f"/v1/meters/{gsrn}/xpub", {"meter_xpub": xpub})
         if status != 200:
             with database.writes(self.engine) as conn:
                 conn.execute(delete(db.meters).where(db.meters.c.gsrn == gsrn))
@@ -114,7 +113,8 @@ def _datahub_refusal(status: int, answer: Any) -> AccountError:
     if status == 404:
         return AccountError(f"the DataHub service knows no such meter of yours: {message}", 404, "not_found")
     if status in (401, 403):
-        return AccountError(f"the DataHub service refuses the account's token: {message}", 409, "datahub_token_refused")
+        return AccountError(f"the DataHub service refuses your access token (it needs the meters.write scope, and "
+                            f"your user a DataHub identity): {message}", 403, "datahub_forbidden")  # fmt: skip
     if status >= 500:
         return AccountError(f"the DataHub service failed: {message}", 503, "datahub_unavailable")
     return AccountError(f"the DataHub service refuses: {message}", 409 if status == 409 else 422,

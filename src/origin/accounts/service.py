@@ -31,7 +31,7 @@ from origin.accounts.custody import CustodyError, LocalKek
 from origin.accounts.inventory import Event, Inventory
 from origin.accounts.ledger import LedgerAlarm, LedgerClient, LedgerUnavailable
 from origin.accounts.operations import Operations
-from origin.bearer import Bearers, JwksAuthenticator
+from origin.bearer import JwksAuthenticator
 from origin.client import http
 from origin.folder import (
     DATABASE_SCHEMES,
@@ -43,7 +43,7 @@ from origin.folder import (
     rewrite_private,
     write_private,
 )
-from origin.tokens import Principal, TokenTable
+from origin.tokens import Principal
 from origin.webhooks import Webhooks, refused_destination
 
 __all__ = ["ConfigError", "Service", "init", "load", "load_kek", "set_kek_file"]
@@ -69,10 +69,10 @@ class Config:
     database: str
     ledger_url: str
     datahub_url: str
+    auth_issuer: str  # the authorization server whose access tokens the API takes
     follow_every_s: float = 2.0
     allow_private: bool = False  # may webhooks and notify URLs be loopback, link-local or private addresses
     kek_file: str | None = None
-    auth_issuer: str | None = None  # the authorization server whose access tokens the API takes
 
 
 def principal(claims: dict[str, Any]) -> Principal | None:
@@ -85,24 +85,19 @@ def principal(claims: dict[str, Any]) -> Principal | None:
     return Principal(str(account), OWNER, scopes) if isinstance(account, str) and account else None
 
 
-def tokens(engine: Any) -> TokenTable:
-    return TokenTable(engine, db.api_tokens, (OPERATOR, OWNER))
-
-
 def hooks() -> Webhooks:
     return Webhooks(db.webhooks, db.deliveries, EVENTS)
 
 
-def init(data: Path, *, ledger_url: str, datahub_url: str, database: str | None = None, kek: Path | None = None,
-         now_s: int | None = None, auth_issuer: str | None = None) -> dict[str, str]:  # fmt: skip
-    """Create the service's folder, all of it or nothing; the operator's API token."""
+def init(data: Path, *, ledger_url: str, datahub_url: str, auth_issuer: str, database: str | None = None,
+         kek: Path | None = None) -> dict[str, str]:  # fmt: skip
+    """Create the service's folder, all of it or nothing; where its key-encryption key is."""
     data = Path(data)
     if (data / CONFIG).exists():
         raise ConfigError(f"{data} already holds an account service")
     check_url("--ledger-url", ledger_url)
     check_url("--datahub-url", datahub_url)
-    if auth_issuer is not None:
-        auth_issuer = check_url("--auth-issuer", auth_issuer)
+    auth_issuer = check_url("--auth-issuer", auth_issuer)
     if database is not None:
         check_url("--database", database, DATABASE_SCHEMES)
     with making(data, (CONFIG, DATABASE, KEK_FILE)):
@@ -114,11 +109,9 @@ def init(data: Path, *, ledger_url: str, datahub_url: str, database: str | None 
             kek_file = str((data / KEK_FILE).resolve())
         config = Config(database=database or f"sqlite:///{data.resolve() / DATABASE}", ledger_url=ledger_url,
                         datahub_url=datahub_url, kek_file=kek_file, auth_issuer=auth_issuer)  # fmt: skip
-        engine = open_database(config.database, db.connect)
-        token = tokens(engine).add("operator", OPERATOR, "made by accounts init", int(now_s or time.time()))
-        engine.dispose()
+        open_database(config.database, db.connect).dispose()
         write_private(data / CONFIG, json.dumps(asdict(config), indent=2))
-        return {"operator_api_token": token, "kek_file": kek_file or f"${custody.KEK_ENV}"}
+        return {"kek_file": kek_file or f"${custody.KEK_ENV}"}
 
 
 def load(data: Path) -> Config:
@@ -153,12 +146,8 @@ class Service:
         self.engine = open_database(self.config.database, db.connect)
         self._check_kek()
         self.fetch, self.clock = fetch, clock
-        self.authenticator = tokens(self.engine)
-        oauth = None
-        if self.config.auth_issuer:
-            oauth = JwksAuthenticator(self.config.auth_issuer, AUDIENCE, lambda url: json.loads(fetch("GET", url)[1]),
-                                      principal)  # fmt: skip
-        self.verifier = Bearers(self.authenticator, oauth)
+        self.verifier = JwksAuthenticator(self.config.auth_issuer, AUDIENCE,
+                                          lambda url: json.loads(fetch("GET", url)[1]), principal)  # fmt: skip
         self.hooks = hooks()
         self.ledger = LedgerClient(self.config.ledger_url, fetch)
         self.inventory = Inventory(self.engine, self.ledger, self.record)

@@ -3,6 +3,7 @@ is kept sealed (`custody`); it is opened only to sign, in memory, and never logg
 written in the clear. A self-custody account gives only xpubs: the service derives addresses
 and prepares transactions, and the owner signs them."""
 
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ from origin.protocol.wallet import Wallet
 HELD, SELF = "held", "self"
 NAME_LENGTH_MAX = 200
 XPUB_LENGTH_MAX = 200
+ACCOUNT_ID = re.compile(r"acc_[0-9a-f]{16}")
 
 
 class AccountError(ValueError):
@@ -50,12 +52,15 @@ def _check_xpub(xpub: object, depth: int, what: str) -> str:
 
 
 def create(engine: Engine, kek: Kek, name: str, now_s: int, master_xpub: str | None = None,
-           receive_xpub: str | None = None) -> Account:  # fmt: skip
+           receive_xpub: str | None = None, account_id: str | None = None) -> Account:  # fmt: skip
     """A new account: held (a fresh seed, sealed), or self-custody when the owner gives the
-    xpubs of m and of m/0' (the service never sees their private keys)."""
+    xpubs of m and of m/0' (the service never sees their private keys). Its id is new, or the
+    one the authorization server gave its user (`account_id`)."""
     if not isinstance(name, str) or not 0 < len(name) <= NAME_LENGTH_MAX:
         raise AccountError(f"an account's name is 1 to {NAME_LENGTH_MAX} characters")
-    account = "acc_" + secrets.token_hex(8)
+    account = account_id or "acc_" + secrets.token_hex(8)
+    if not ACCOUNT_ID.fullmatch(account):
+        raise AccountError(f"an account's id is acc_ and 16 hex digits, not {account[:40]!r}")
     data_key_context = account
     if master_xpub is None:
         seed = custody.new_seed()
@@ -65,9 +70,11 @@ def create(engine: Engine, kek: Kek, name: str, now_s: int, master_xpub: str | N
     else:
         _check_xpub(master_xpub, 0, "master_xpub")
         receive = _check_xpub(receive_xpub, 1, "receive_xpub (of m/0')")
-        sealed = custody.seal(kek, b"", data_key_context)  # a data key for its sealed credentials
+        sealed = custody.seal(kek, b"", data_key_context)  # no seed; a data key all the same, rewrapped alike
         kind, seed_column = SELF, None
     with database.writes(engine) as conn:
+        if conn.execute(select(db.accounts.c.id).where(db.accounts.c.id == account)).first() is not None:
+            raise AccountError(f"account {account} is open already", 409, "account_exists")
         conn.execute(insert(db.accounts).values(id=account, name=name, custody=kind, created_s=now_s,
                                                 kek_id=sealed.kek_id, wrapped_key=sealed.wrapped_key,
                                                 sealed_seed=seed_column, receive_xpub=receive,
@@ -103,29 +110,6 @@ def meter_index(xpub: str) -> int:
 
 def meter_xpub(engine: Engine, kek: Kek, account: str, meter: int) -> str:
     return wallet(engine, kek, account).meter_xpub(meter)
-
-
-def _secret_context(account: str) -> str:
-    return f"{account}:datahub_token"
-
-
-def _data_key(conn: Connection, kek: Kek, account: str) -> tuple[bytes, bytes | None]:
-    row = conn.execute(select(db.accounts).where(db.accounts.c.id == account)).mappings().one()
-    return custody.data_key(kek, row["kek_id"], row["wrapped_key"], account), row["sealed_datahub_token"]
-
-
-def seal_secret(engine: Engine, kek: Kek, account: str, secret: str) -> None:
-    """Keep a credential of the account's (its DataHub token) sealed under its data key."""
-    with database.writes(engine) as conn:
-        key, _ = _data_key(conn, kek, account)
-        sealed = custody.seal_with(key, secret.encode(), _secret_context(account))
-        conn.execute(update(db.accounts).where(db.accounts.c.id == account).values(sealed_datahub_token=sealed))
-
-
-def open_secret(engine: Engine, kek: Kek, account: str) -> str | None:
-    with engine.connect() as conn:
-        key, sealed = _data_key(conn, kek, account)
-    return None if sealed is None else custody.open_with(key, sealed, _secret_context(account)).decode()
 
 
 def rewrap_all(engine: Engine, old: Kek, new: Kek) -> int:

@@ -50,6 +50,7 @@ SCOPES = {  # what each scope lets an app do, in the consent page's words; and w
     "agreements.write": ("propose, accept and end transfer agreements for you", (ACCOUNTS,)),
     "reports.read": ("see your hourly matching and reports", (ACCOUNTS,)),
     "meters.write": ("add metering points to your account", (ACCOUNTS, DATAHUB)),
+    "account.open": ("open your account at the account service", (ACCOUNTS,)),
     "operator": ("act as the issuing body's operator", (ACCOUNTS, DATAHUB)),  # only an operator's to grant
 }
 OPERATOR_SCOPES = {"operator"}

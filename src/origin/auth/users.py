@@ -83,11 +83,15 @@ class Users:
 
     def sign_up(self, email: str, name: str, password: str, role: str = USER, account: str | None = None,
                 datahub_owner: str | None = None) -> User:  # fmt: skip
+        """A new person. Their account at the account service gets its id here (unless the
+        operator opened one for them), which their tokens carry; they open it there. Their
+        DataHub owner identity is the operator's to link, once the DataHub vouches for it."""
         email = normal_email(email)
         name = name.strip()
         if not 1 <= len(name) <= 200:
             raise UserError("a name has 1 to 200 characters")
         check_password(password)
+        account = account or "acc_" + secrets.token_hex(8)  # the form the account service's ids have
         user = User("usr_" + secrets.token_hex(8), email, name, role, account, datahub_owner)
         now = int(self.clock())
         try:

@@ -172,7 +172,7 @@ class _Who:
 
 def _principals(authenticator: Authenticator) -> _Who:
     return _Who(bearer(authenticator, "An access token of the authorization server with the scope the endpoint "
-                                      "names, or a token from `origin datahub token add`"))  # fmt: skip
+                                      "names"))  # fmt: skip
 
 
 def _meter_routes(app: FastAPI, engine: Engine, sectors: Callable[[], frozenset[str]],

@@ -1,22 +1,15 @@
-"""Who is asking the DataHub service: the issuing body, or the owner of some meters (by the
-customer key, or CVR, of their DataHub authorisation): by an access token of the authorization
-server, or by one of the service's own tokens, kept in its database as digests (`origin.tokens`)."""
+"""Who is asking the DataHub service: the issuing body's operator, or the owner of some meters (by
+the customer key, or CVR, of their DataHub authorisation), as an access token of the
+authorization server names them."""
 
 from typing import Any
 
-from sqlalchemy.engine import Engine
-
-from origin.datahub.db import api_tokens
-from origin.tokens import Authenticator, Principal, TokenTable, digest
+from origin.tokens import Authenticator, Principal
 
 ISSUER, OWNER = "issuer", "owner"
 AUDIENCE = "origin-datahub"  # this service's name in the `aud` of the access tokens it takes
 
-__all__ = ["ISSUER", "OWNER", "Authenticator", "Principal", "digest", "may_see", "tokens"]
-
-
-def tokens(engine: Engine) -> TokenTable:
-    return TokenTable(engine, api_tokens, (ISSUER, OWNER))
+__all__ = ["AUDIENCE", "ISSUER", "OWNER", "Authenticator", "Principal", "may_see", "principal"]
 
 
 def may_see(who: Principal, owner: str) -> bool:

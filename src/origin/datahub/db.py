@@ -19,7 +19,6 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 
 from origin import database
-from origin.tokens import token_table
 from origin.webhooks import tables as webhook_tables
 
 metadata = MetaData()
@@ -77,8 +76,6 @@ import_issues = Table(
     Column("detail", Text, nullable=False),
     Column("seen_s", BigInteger, nullable=False),
 )  # fmt: skip
-
-api_tokens = token_table(metadata)
 
 webhooks, deliveries = webhook_tables(metadata)
 

@@ -6,7 +6,10 @@ The folder (mode 0700) holds, readable by the service's user only:
   refresh_token (the DataHub's), import_every_s, import_window_s;
 `issuer.key`: the issuing body's private key, hex; its public key is the one given to
   `origin ledger init --issuer`;
-`datahub.db` (SQLite; or a PostgreSQL database): meters, measurements, API tokens as digests.
+`datahub.db` (SQLite; or a PostgreSQL database): meters, measurements, import issues, webhooks.
+
+The API takes the access tokens of the authorization server named by `auth_issuer`, checked
+offline against its JWKS (`origin.bearer`); the service keeps no tokens of its own.
 
 The import window: each run imports the last `import_window_s` seconds (3 days by default), so
 readings the DataHub delivers late are still caught; readings of hours not yet ended are never
@@ -19,20 +22,29 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 
-from origin.bearer import Bearers, JwksAuthenticator
+from origin.bearer import JwksAuthenticator
 from origin.client import http
 from origin.datahub import db, webhooks
 from origin.datahub import meters as meters_
 from origin.datahub.api import create_datahub_app
-from origin.datahub.auth import AUDIENCE, ISSUER, digest, principal, tokens
+from origin.datahub.auth import AUDIENCE, principal
 from origin.datahub.client import DataHubClient
 from origin.datahub.importer import Importer, LedgerRefusesIssuer, LedgerUnavailable
-from origin.folder import DATABASE_SCHEMES, ConfigError, check_url, every, making, open_database, write_private
+from origin.folder import (
+    DATABASE_SCHEMES,
+    ConfigError,
+    check_url,
+    every,
+    load_config,
+    making,
+    open_database,
+    write_private,
+)
 from origin.protocol import keys
-from origin.tokens import TokenTable
 
 __all__ = ["ConfigError", "Service", "init", "load", "write_private"]
 
@@ -49,72 +61,55 @@ class Config:
     ledger_id: str
     datahub_url: str
     refresh_token: str
+    auth_issuer: str  # the authorization server whose access tokens the API takes
     import_every_s: int = HOUR_S
     import_window_s: int = IMPORT_WINDOW_S  # each run imports this far back: late data is caught
     webhooks_allow_private: bool = False  # may subscribers be at loopback, link-local or private addresses
-    auth_issuer: str | None = None  # the authorization server whose access tokens the API takes
 
 
-def init(data: Path, *, ledger_url: str, ledger_id: str, datahub_url: str, refresh_token: str,
-         database: str | None = None, issuer_key: bytes | None = None, now_s: int | None = None,
-         auth_issuer: str | None = None) -> dict[str, str]:  # fmt: skip
+def init(data: Path, *, ledger_url: str, ledger_id: str, datahub_url: str, refresh_token: str, auth_issuer: str,
+         database: str | None = None, issuer_key: bytes | None = None) -> dict[str, str]:  # fmt: skip
     """Create the service's folder, all of it or nothing; what an operator needs to know next."""
     data = Path(data)
     if (data / CONFIG).exists():
         raise ConfigError(f"{data} already holds a DataHub service")
     check_url("--ledger-url", ledger_url)
     check_url("--datahub-url", datahub_url)
-    if auth_issuer is not None:
-        auth_issuer = check_url("--auth-issuer", auth_issuer)
+    auth_issuer = check_url("--auth-issuer", auth_issuer)
     if database is not None:
         check_url("--database", database, DATABASE_SCHEMES)
     with making(data, (CONFIG, ISSUER_KEY, DATABASE)):
-        return _fill(data, ledger_url, ledger_id, datahub_url, refresh_token, database, issuer_key, now_s, auth_issuer)
+        return _fill(data, ledger_url, ledger_id, datahub_url, refresh_token, database, issuer_key, auth_issuer)
 
 
 def _fill(data: Path, ledger_url: str, ledger_id: str, datahub_url: str, refresh_token: str, database: str | None,
-          issuer_key: bytes | None, now_s: int | None, auth_issuer: str | None) -> dict[str, str]:  # fmt: skip
+          issuer_key: bytes | None, auth_issuer: str) -> dict[str, str]:  # fmt: skip
     issuer_key = issuer_key or keys.new_private_key()
     config = Config(database=database or f"sqlite:///{data.resolve() / DATABASE}", ledger_url=ledger_url,
                     ledger_id=ledger_id, datahub_url=datahub_url, refresh_token=refresh_token,
                     auth_issuer=auth_issuer)  # fmt: skip
-    engine = open_database(config.database, db.connect)
-    token = tokens(engine).add("issuing-body", ISSUER, "made by datahub init", int(now_s or time.time()))
-    engine.dispose()
+    open_database(config.database, db.connect).dispose()
     write_private(data / ISSUER_KEY, issuer_key.hex() + "\n")
     write_private(data / CONFIG, json.dumps(asdict(config), indent=2))
-    return {"issuer_public_key": keys.public_key(issuer_key).hex(), "issuer_api_token": token}
+    return {"issuer_public_key": keys.public_key(issuer_key).hex()}
+
+
+def _adapt(raw: dict[str, Any]) -> dict[str, Any]:
+    """An older folder's configuration, brought up to date."""
+    raw.pop("tokens", None)  # its own API tokens: the service takes access tokens only
+    if "lookback_s" in raw:
+        raw["import_window_s"] = raw.pop("lookback_s")
+    return raw
 
 
 def load(data: Path) -> tuple[Config, bytes]:
     data = Path(data)
+    config = load_config(data / CONFIG, Config, "DataHub service", "origin datahub init", _adapt)
     try:
-        raw = json.loads((data / CONFIG).read_text())
-        raw.pop("tokens", None)  # an older folder's plaintext tokens: moved into the database (Service)
-        if "lookback_s" in raw:
-            raw["import_window_s"] = raw.pop("lookback_s")
-        config = Config(**raw)
         issuer_key = bytes.fromhex((data / ISSUER_KEY).read_text().strip())
-    except FileNotFoundError:
-        raise ConfigError(f"{data} holds no DataHub service (run `origin datahub init` first)") from None
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{data / CONFIG} is not a valid configuration: {exc}") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{data / ISSUER_KEY} holds no issuing key: {exc}") from None
     return config, issuer_key
-
-
-def _move_plaintext_tokens(data: Path, tokens: TokenTable) -> None:
-    """A folder made before tokens were hashed: its tokens go into the table, as digests."""
-    path = data / CONFIG
-    raw = json.loads(path.read_text())
-    plain = raw.pop("tokens", None)
-    if not plain:
-        return
-    with tokens.engine.begin() as conn:
-        for token, who in plain.items():
-            conn.execute(db.api_tokens.insert().values(hash=digest(token), subject=who["subject"], role=who["role"],
-                                                       label="moved from datahub.json", created_s=int(time.time())))  # fmt: skip
-    path.unlink()
-    write_private(path, json.dumps(raw, indent=2))
 
 
 class Service:
@@ -122,13 +117,8 @@ class Service:
         self.data = Path(data)
         self.config, issuer_key = load(self.data)
         self.engine = open_database(self.config.database, db.connect)
-        self.authenticator = tokens(self.engine)
-        _move_plaintext_tokens(self.data, self.authenticator)
-        oauth = None
-        if self.config.auth_issuer:
-            oauth = JwksAuthenticator(self.config.auth_issuer, AUDIENCE, lambda url: json.loads(http("GET", url)[1]),
-                                      principal)  # fmt: skip
-        self.verifier = Bearers(self.authenticator, oauth)
+        self.verifier = JwksAuthenticator(self.config.auth_issuer, AUDIENCE,
+                                          lambda url: json.loads(http("GET", url)[1]), principal)  # fmt: skip
         self.datahub = DataHubClient(self.config.datahub_url, self.config.refresh_token)
         self.importer = Importer(self.engine, self.datahub, self.config.ledger_url, self.config.ledger_id, issuer_key)
         self._sectors: frozenset[str] = frozenset()
