@@ -117,7 +117,7 @@ def serve(store, signer, host: str, port: int, demo_data: Path | None = None, au
 
     from origin.accounts.service import Service as AccountService
     from origin.datahub.service import Service
-    from origin.demo import ACCOUNTS, DATAHUB, onboard, platform_app, start_auth, trade_once
+    from origin.demo import ACCOUNTS, DATAHUB, onboard, platform_app, start_auth, trade_once, web_app
     from origin.ledger.api import create_app
     from origin.ledger.node import Node
     from origin.server import PortInUse, check_port, make_server
@@ -133,7 +133,15 @@ def serve(store, signer, host: str, port: int, demo_data: Path | None = None, au
         fail(str(exc))
     node = Node(store, signer, verify_processes=True)
     services = None if demo_data is None else (Service(demo_data / DATAHUB), AccountService(demo_data / ACCOUNTS))
-    app = create_app(node) if services is None else platform_app(node, *services)
+    app = (
+        create_app(node)
+        if services is None or demo_data is None
+        else platform_app(
+            node,
+            *services,
+            web_app(demo_data, f"http://{host}:{port}", f"http://{host}:{auth_port}", str(signer.verifier)),
+        )
+    )
     server = make_server(app, host, port)
     stop_auth = (lambda: None) if demo_data is None else start_auth(demo_data, host, auth_port)
     node.start()
@@ -152,6 +160,8 @@ def serve(store, signer, host: str, port: int, demo_data: Path | None = None, au
 
     if services is not None and demo_data is not None:
         threading.Thread(target=start_demo_when_up, args=(*services, demo_data), daemon=True).start()
+        click.echo(f"the web app on http://{host}:{port}/app/ (sign in as a demo person: {demo_data / 'demo-keys.json'}"
+                   f" has their sign-ins)", err=True)  # fmt: skip
         click.echo(f"DataHub service on http://{host}:{port}/datahub/docs (it imports the fake DataHub at "
                    f"/fake-datahub every few minutes); account service on http://{host}:{port}/accounts/docs; "
                    f"authorization server on http://{host}:{auth_port} (the demo's sign-ins and API clients in "

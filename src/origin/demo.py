@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
@@ -40,9 +41,11 @@ from origin.ledger.store import Store
 from origin.protocol import note
 from origin.protocol.wallet import Wallet
 from origin.server import in_thread
+from origin.web import app as web
 
 LEDGER_ID = "origin.demo/dk"
 KEYS_FILE = "demo-keys.json"
+WEB_FILE = "web.json"  # the web app's OAuth client
 TRADED_FILE = "traded"
 PREPARED = "prepared"
 DATAHUB, ACCOUNTS, AUTH = "datahub", "accounts", "auth"
@@ -50,6 +53,8 @@ IMPORT_EVERY_S = 300
 IMPORT_WINDOW_S = 2 * 86400
 DAY_S = 86400
 TRADE_WAIT_S = 300
+# One household meter its owner adds themselves, in the web app.
+LEFT_TO_ADD = synthetic.fleet()[10].gsrn
 # Who trades with whom: each producer sends this many Wh of every period to a consumer.
 DEALS = (("customer-0", "customer-2", 1_000), ("customer-1", "customer-3", 200_000))
 
@@ -77,7 +82,38 @@ def prepare(data: Path, url: str, auth_url: str, echo: Callable[[str], None] = p
               auth_issuer=auth_url)  # fmt: skip
     _point_at(data / ACCOUNTS / accounts.CONFIG, ledger_url=url, datahub_url=f"{url}/datahub", auth_issuer=auth_url)
     _point_at(data / AUTH / auth_service.CONFIG, issuer=auth_url)
+    _web_client(data, url)
     return ledger_data.open_store(data)
+
+
+def _web_client(data: Path, url: str) -> None:
+    """The web app's OAuth client at the authorization server (registered by the operator, its
+    redirect URI under `url`): made again when the platform moves to another URL."""
+    path = data / WEB_FILE
+    known = json.loads(path.read_text()) if path.exists() else {}
+    if known.get("url") == url:
+        return
+    svc = auth_service.Service(data / AUTH)
+    try:
+        operator = svc.users.by_email(_email("operator"))
+        assert operator is not None, "the demo's operator is made with the demo"
+        if known.get("client_id"):
+            svc.delete_client(operator.id, known["client_id"])
+        client = svc.register_client(operator, "Origin web app", [f"{url}/app/callback"], False, web.SCOPE.split(),
+                                     ["authorization_code", "refresh_token"])  # fmt: skip
+    finally:
+        svc.stop()
+    write_private(path, json.dumps({"url": url, "client_id": client["client_id"],
+                                    "client_secret": client["client_secret"]}, indent=2))  # fmt: skip
+
+
+def web_app(data: Path, url: str, auth_url: str, log_key: str) -> FastAPI:
+    """The web app, a client of the platform at `url` like any third party's."""
+    client = json.loads((Path(data) / WEB_FILE).read_text())
+    return web.create_web_app(web.Config(public_url=f"{url}/app", auth_issuer=auth_url, client_id=client["client_id"],
+                                         client_secret=client["client_secret"], accounts_url=f"{url}/accounts",
+                                         datahub_url=f"{url}/datahub", ledger_url=url, log_key=log_key,
+                                         vendor=web.VENDOR))  # fmt: skip
 
 
 def _point_at(config_path: Path, **urls: str) -> None:
@@ -90,7 +126,13 @@ def _remove_unfinished(data: Path) -> None:
     """What an interrupted first run left: the demo's own files only, never anything else."""
     if data.exists() and (ledger_data.ledger_files(data) or (data / DATAHUB).exists()):
         logger.warning("%s holds an unfinished or older demo: making it anew", data)
-    for path in [*ledger_data.ledger_files(data), data / KEYS_FILE, data / TRADED_FILE, data / PREPARED]:
+    for path in [
+        *ledger_data.ledger_files(data),
+        data / KEYS_FILE,
+        data / TRADED_FILE,
+        data / PREPARED,
+        data / WEB_FILE,
+    ]:
         path.unlink(missing_ok=True)
     shutil.rmtree(data / DATAHUB, ignore_errors=True)
     shutil.rmtree(data / ACCOUNTS, ignore_errors=True)
@@ -131,7 +173,7 @@ def _auth(data: Path, auth_url: str, ids: dict[str, str]) -> tuple[dict[str, Any
     ]
     people.append(("operator", "The issuing body", OPERATOR_ROLE, None, None))
     for key, name, role, account, owner in people:
-        email, password = f"{key}@demo.origin.example", secrets.token_urlsafe(12)
+        email, password = _email(key), secrets.token_urlsafe(12)
         user = svc.users.sign_up(email, name, password, role=role, account=account, datahub_owner=owner)
         sign_ins[key] = {"email": email, "password": password}
         scope = [s for s, (_, audiences) in SCOPES.items()
@@ -144,6 +186,10 @@ def _auth(data: Path, auth_url: str, ids: dict[str, str]) -> tuple[dict[str, Any
         }
     svc.stop()
     return sign_ins, apps
+
+
+def _email(who: str) -> str:
+    return f"{who}@demo.origin.example"
 
 
 def access_token(data: Path, who: str) -> str:
@@ -193,16 +239,18 @@ def onboard(data: Path, datahub_service: service.Service, accounts_service: acco
         _, tech, fuel, _ = synthetic.KINDS[m.kind]
         if tech and fuel and not meter["tech_type"]:
             meters.set_technology(datahub_service.engine, m.gsrn, tech, fuel)
-        if m.gsrn not in added:
+        if m.gsrn not in added and m.gsrn != LEFT_TO_ADD:
             if m.owner not in tokens:
                 tokens[m.owner] = access_token(data, m.owner)
             accounts_service.meters.add(ids[m.owner], tokens[m.owner], m.gsrn)
 
 
-def platform_app(node: Node, datahub_service: service.Service, accounts_service: accounts.Service) -> Starlette:
+def platform_app(node: Node, datahub_service: service.Service, accounts_service: accounts.Service,
+                 web_app: FastAPI) -> Starlette:  # fmt: skip
     return Starlette(routes=[
         Mount("/datahub", datahub_service.app()),
         Mount("/accounts", accounts_service.app()),
+        Mount("/app", web_app),
         Mount("/fake-datahub", create_fake_app()),
         Mount("/", create_app(node)),
     ])  # fmt: skip
@@ -226,7 +274,8 @@ def _settled(ops: Operations, account: str, op: dict[str, Any]) -> dict[str, Any
 
 def trade_once(data: Path, accounts_service: accounts.Service, now_s: int) -> None:
     """The day's trades, once per demo folder: each producer transfers part of every period of
-    the last two days to its consumer, who retires what it holds against its consumption."""
+    the last two days to its consumer, who retires what it holds against its consumption of the
+    first day (the second day's are theirs to retire in the web app)."""
     data = Path(data)
     if (data / TRADED_FILE).exists():
         return
@@ -237,7 +286,7 @@ def trade_once(data: Path, accounts_service: accounts.Service, now_s: int) -> No
                                                             end_s - 2 * DAY_S, end_s))
             for producer, consumer, amount_wh in DEALS]  # fmt: skip
     accounts_service.follow()  # the consumers hold what they were sent
-    done += [_settled(ops, ids[consumer], ops.retire_period(ids[consumer], end_s - 2 * DAY_S, end_s))
+    done += [_settled(ops, ids[consumer], ops.retire_period(ids[consumer], end_s - 2 * DAY_S, end_s - DAY_S))
              for _, consumer, _ in DEALS]  # fmt: skip
     (data / TRADED_FILE).write_text(f"{len(done)} operations\n")
     logger.info("the demo's customers made %d operations through the account service", len(done))
