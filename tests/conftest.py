@@ -35,3 +35,9 @@ def databases(request, tmp_path):
 @pytest.fixture
 def database_url(databases):
     return databases()
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> str:
+    """The PostgreSQL server the tests make their scratch databases on."""
+    return POSTGRES

@@ -16,6 +16,7 @@ from origin.process import few_malloc_arenas
 from origin.protocol import note
 from origin.protocol.genesis import DEFAULT_GGO_LIFETIME_S, DEFAULT_RESOLUTIONS_S, DEFAULT_SECTORS
 from origin.protocol.wallet import Wallet
+from origin.web.cli import web
 
 
 def fail(message: str) -> NoReturn:
@@ -117,7 +118,7 @@ def serve(store, signer, host: str, port: int, demo_data: Path | None = None, au
 
     from origin.accounts.service import Service as AccountService
     from origin.datahub.service import Service
-    from origin.demo import ACCOUNTS, DATAHUB, onboard, platform_app, start_auth, trade_once, web_app
+    from origin.demo import ACCOUNTS, DATAHUB, bring_up, people, platform_app, start_auth, web_app
     from origin.ledger.api import create_app
     from origin.ledger.node import Node
     from origin.server import PortInUse, check_port, make_server
@@ -149,19 +150,13 @@ def serve(store, signer, host: str, port: int, demo_data: Path | None = None, au
     def start_demo_when_up(datahub_service: Service, accounts_service: AccountService, demo_data: Path) -> None:
         while not server.started and not server.should_exit:
             time.sleep(0.1)
-        try:
-            onboard(demo_data, datahub_service, accounts_service)
-            datahub_service.import_recent(int(time.time()))
-            trade_once(demo_data, accounts_service, int(time.time()))
-        except Exception:  # the platform still serves; the scheduled import tries again
-            logging.getLogger("origin.demo").exception("the demo's first import or trades failed")
-        datahub_service.start()
-        accounts_service.start()
+        bring_up(demo_data, datahub_service, accounts_service)
 
     if services is not None and demo_data is not None:
         threading.Thread(target=start_demo_when_up, args=(*services, demo_data), daemon=True).start()
-        click.echo(f"the web app on http://{host}:{port}/app/ (sign in as a demo person: {demo_data / 'demo-keys.json'}"
-                   f" has their sign-ins)", err=True)  # fmt: skip
+        click.echo(
+            f"the web app on http://{host}:{port}/app/; sign in as a demo person:\n{people(demo_data)}", err=True
+        )
         click.echo(f"DataHub service on http://{host}:{port}/datahub/docs (it imports the fake DataHub at "
                    f"/fake-datahub every few minutes); account service on http://{host}:{port}/accounts/docs; "
                    f"authorization server on http://{host}:{auth_port} (the demo's sign-ins and API clients in "
@@ -562,3 +557,4 @@ def demo(data, host, port, auth_port):
 main.add_command(accounts)
 main.add_command(auth)
 main.add_command(account)
+main.add_command(web)

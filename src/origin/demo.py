@@ -48,11 +48,18 @@ KEYS_FILE = "demo-keys.json"
 WEB_FILE = "web.json"  # the web app's OAuth client
 TRADED_FILE = "traded"
 PREPARED = "prepared"
+PREPARED_TEXT = "the demo's ledger, services, people and keys are made (demo 3: people, a trader, the web app)\n"
 DATAHUB, ACCOUNTS, AUTH = "datahub", "accounts", "auth"
 IMPORT_EVERY_S = 300
 IMPORT_WINDOW_S = 2 * 86400
 DAY_S = 86400
 TRADE_WAIT_S = 300
+# The demo's people, by the DataHub customer (or role) they are.
+NAMES = {"customer-0": "Solar producer", "customer-1": "Wind producer", "customer-2": "Household",
+         "customer-3": "Factory (a consumer company)", "trader": "Green trader", "operator": "The issuing body"}  # fmt: skip
+TRADER = "trader"
+ARRANGED_FILE, YEAR_FILE = "arranged", "year-imported"
+YEAR_S = 365 * 86400
 # One household meter its owner adds themselves, in the web app.
 LEFT_TO_ADD = synthetic.fleet()[10].gsrn
 # Who trades with whom: each producer sends this many Wh of every period to a consumer.
@@ -65,10 +72,10 @@ def prepare(data: Path, url: str, auth_url: str, echo: Callable[[str], None] = p
     """Open the demo ledger in `data`, creating it, the DataHub service, the account service and
     the authorization server beside it on first use; point the services at `url`, where the
     platform will be served, and at `auth_url`, where the authorization server will be. A first
-    run that was interrupted (or a demo made before the account service or the authorization
-    server) is begun again: the demo's files are made anew."""
+    run that was interrupted (or a demo made by an earlier version) is begun again: the demo's
+    files are made anew."""
     data = Path(data)
-    if not (data / PREPARED).exists() or not (data / AUTH / auth_service.CONFIG).exists():
+    if not (data / PREPARED).exists() or (data / PREPARED).read_text() != PREPARED_TEXT:
         _remove_unfinished(data)
         issuer = Wallet.generate()
         ledger_data.init(data, LEDGER_ID, [issuer.public_key.hex()])
@@ -76,7 +83,7 @@ def prepare(data: Path, url: str, auth_url: str, echo: Callable[[str], None] = p
         ids = _accounts(data, auth_url)
         sign_ins, apps = _auth(data, auth_url, ids)
         _write_keys(data, issuer, sign_ins, apps)
-        (data / PREPARED).write_text("the demo's ledger, services and keys are made\n")
+        (data / PREPARED).write_text(PREPARED_TEXT)
         echo(f"demo ledger created in {data}; sign-ins and API clients in {data / KEYS_FILE}")
     _point_at(data / DATAHUB / service.CONFIG, ledger_url=url, datahub_url=f"{url}/fake-datahub{PREFIX}",
               auth_issuer=auth_url)  # fmt: skip
@@ -154,8 +161,8 @@ def _accounts(data: Path, auth_url: str) -> dict[str, str]:
     account for each customer: customer -> account id."""
     accounts.init(data / ACCOUNTS, ledger_url="http://127.0.0.1", datahub_url="http://127.0.0.1", auth_issuer=auth_url)
     svc = accounts.Service(data / ACCOUNTS)
-    ids = {customer: wallets.create(svc.engine, svc.kek, customer, int(time.time())).id
-           for customer in sorted({m.owner for m in synthetic.fleet()})}  # fmt: skip
+    ids = {who: wallets.create(svc.engine, svc.kek, NAMES[who], int(time.time())).id
+           for who in sorted({m.owner for m in synthetic.fleet()} | {TRADER})}  # fmt: skip
     svc.stop()
     return ids
 
@@ -169,9 +176,9 @@ def _auth(data: Path, auth_url: str, ids: dict[str, str]) -> tuple[dict[str, Any
     svc = auth_service.Service(data / AUTH)
     sign_ins, apps = {}, {}
     people: list[tuple[str, str, str, str | None, str | None]] = [
-        (customer, customer, USER_ROLE, account, customer) for customer, account in sorted(ids.items())
+        (who, NAMES[who], USER_ROLE, account, None if who == TRADER else who) for who, account in sorted(ids.items())
     ]
-    people.append(("operator", "The issuing body", OPERATOR_ROLE, None, None))
+    people.append(("operator", NAMES["operator"], OPERATOR_ROLE, None, None))
     for key, name, role, account, owner in people:
         email, password = _email(key), secrets.token_urlsafe(12)
         user = svc.users.sign_up(email, name, password, role=role, account=account, datahub_owner=owner)
@@ -186,6 +193,12 @@ def _auth(data: Path, auth_url: str, ids: dict[str, str]) -> tuple[dict[str, Any
         }
     svc.stop()
     return sign_ins, apps
+
+
+def people(data: Path) -> str:
+    """The demo's sign-ins, a line each."""
+    sign_ins = json.loads((Path(data) / KEYS_FILE).read_text())["sign_ins"]
+    return "\n".join(f"  {NAMES[who]:<30} {s['email']:<34} password {s['password']}" for who, s in sign_ins.items())
 
 
 def _email(who: str) -> str:
@@ -220,9 +233,10 @@ def start_auth(data: Path, host: str, port: int) -> Callable[[], None]:
 
 
 def _account_ids(svc: accounts.Service) -> dict[str, str]:
-    """customer -> account id (the demo names each account after its customer)."""
+    """customer (or trader) -> account id (the demo names each account after its person)."""
+    who = {name: key for key, name in NAMES.items()}
     with svc.engine.connect() as conn:
-        return {r.name: r.id for r in conn.execute(accounts.db.accounts.select())}
+        return {who[r.name]: r.id for r in conn.execute(accounts.db.accounts.select())}
 
 
 def onboard(data: Path, datahub_service: service.Service, accounts_service: accounts.Service) -> None:
@@ -259,6 +273,61 @@ def platform_app(node: Node, datahub_service: service.Service, accounts_service:
 def _write_keys(data: Path, issuer: Wallet, sign_ins: dict[str, Any], apps: dict[str, Any]) -> None:
     keys = {"issuer": {"xprv": issuer.xprv, "public_key": issuer.public_key.hex()}, "sign_ins": sign_ins, "apps": apps}
     write_private(data / KEYS_FILE, json.dumps(keys, indent=2))
+
+
+def bring_up(data: Path, datahub_service: service.Service, accounts_service: accounts.Service) -> None:
+    """What the demo's people do once the platform serves: onboard, the first import, the
+    trades and agreements (the platform serves whatever fails here, and the scheduled import
+    tries again); then the services' background work, and a year of data behind it."""
+    try:
+        onboard(data, datahub_service, accounts_service)
+        datahub_service.import_recent(int(time.time()))
+        trade_once(data, accounts_service, int(time.time()))
+        arrange(data, accounts_service, int(time.time()))
+    except Exception:
+        logger.exception("the demo's first import or trades failed")
+    datahub_service.start()
+    accounts_service.start()
+    try:
+        import_year(data, datahub_service, int(time.time()))
+    except Exception:  # the platform serves the last days; the next start tries the year again
+        logger.exception("the demo's year of data is not all imported")
+
+
+def arrange(data: Path, accounts_service: accounts.Service, now_s: int) -> None:
+    """Standing agreements, accepted, and automation on, once per demo folder: the wind producer
+    sends the factory what matches its unmatched consumption and the trader up to 1 MWh an hour;
+    the trader passes on what matches the factory's. The solar producer and the household trade
+    by hand, in the web app."""
+    if (Path(data) / ARRANGED_FILE).exists():
+        return
+    ids, agreements = _account_ids(accounts_service), accounts_service.agreements
+    begin_s = now_s - now_s % DAY_S - YEAR_S
+    for sender, receiver, rule, value in (("customer-1", "customer-3", "unmatched", None),
+                                          ("customer-1", TRADER, "cap", 1_000_000),
+                                          (TRADER, "customer-3", "unmatched", None)):  # fmt: skip
+        made = agreements.propose(ids[sender], sender=ids[sender], receiver=ids[receiver], begin_s=begin_s, end_s=None,
+                                  sectors=None, technologies=None, rule=rule, rule_value=value)  # fmt: skip
+        agreements.decide(ids[receiver], made["id"], "accept")
+    for who in ("customer-1", TRADER, "customer-3"):
+        accounts_service.automation.enable(ids[who], True)
+    (Path(data) / ARRANGED_FILE).write_text("agreements made, automation on\n")
+    logger.info("the demo's agreements are made and its automation is on")
+
+
+def import_year(data: Path, datahub_service: service.Service, now_s: int) -> None:
+    """A year of the fake DataHub's data, a month at a time, once per demo folder, while the
+    platform serves (the scheduled import keeps the last days)."""
+    if (Path(data) / YEAR_FILE).exists():
+        return
+    end_s = now_s - now_s % DAY_S - IMPORT_WINDOW_S
+    months = 12
+    for month in range(months):
+        begin = end_s - YEAR_S + month * YEAR_S // months
+        report = datahub_service.importer.run(begin, end_s - YEAR_S + (month + 1) * YEAR_S // months)
+        logger.info("a year of demo data: month %d of %d imported (%d measurements published)", month + 1, months,
+                    report.published)  # fmt: skip
+    (Path(data) / YEAR_FILE).write_text("a year of data imported\n")
 
 
 def _settled(ops: Operations, account: str, op: dict[str, Any]) -> dict[str, Any]:

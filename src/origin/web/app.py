@@ -308,6 +308,8 @@ def create_web_app(config: Config) -> FastAPI:
             return JSONResponse({"error": {"code": "too_large", "message": "the body is too large"}}, 413)
         status, content, kind = await run_in_threadpool(web.call, session, request.method, service, path,
                                                  request.url.query, body or None)  # fmt: skip
+        if status == 401:  # the service refuses this person's token: the session itself is fine
+            status = 403
         return _answer(request, status, content, TYPES.get(Path(path).suffix, kind))
 
     @app.get("/verify/{address}", include_in_schema=False)

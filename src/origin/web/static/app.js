@@ -184,12 +184,12 @@ async function dashboard() {
   const main = page("Dashboard", loading());
   const end = nowHour();
   const span = { begin: iso(end - 365 * DAY_S), end: iso(end) };
-  const [account, year, production, matching] = await Promise.all([
+  const [account, production, matching] = await Promise.all([
     api("accounts", "v1/account"),
-    api("accounts", "v1/matching", { query: { ...span, resolution: "year" } }),
     api("accounts", "v1/production", { query: { ...span, resolution: "hour" } }),
     api("accounts", "v1/matching", { query: { ...span, resolution: "hour" } }),
   ]);
+  const year = matching; // its score and sums are of the whole span, whatever the resolution
   const produced = production.reduce((s, p) => s + p.produced_wh, 0);
   const issued = production.reduce((s, p) => s + p.issued_wh, 0);
   const transferred = production.reduce((s, p) => s + p.transferred_wh, 0);
