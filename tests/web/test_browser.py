@@ -40,6 +40,12 @@ def test_a_producer_sees_the_chart_transfers_proposes_and_verifies(platform, bro
     page.wait_for_selector(".chart[data-ready] canvas")
     accessible(page)
     shot(page, "dashboard")
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone
+    page.wait_for_timeout(300)  # the chart follows the width
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the screen
+    accessible(page)
+    shot(page, "dashboard-phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
     page.get_by_role("button", name="Day").click()  # zoom in to a day
     for name in PAGES:
         go(page, name)
