@@ -109,6 +109,12 @@ def test_a_household_adds_a_meter_retires_accepts_and_revokes_the_app(platform, 
     go(page, "Matching")
     accessible(page)
     shot(page, "matching")
+    with page.context.expect_page() as opened:
+        page.get_by_role("link", name="The printable report").click()
+    report = opened.value
+    report.wait_for_load_state()
+    assert "hour by hour" in report.inner_text("body")
+    report.close()
     go(page, "Agreements")
     accept = page.get_by_role("button", name=re.compile(r"^Accept agr_"))
     accept.first.click()
