@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from origin.cli import main
 from origin.client import http
-from origin.demo import LEFT_TO_ADD, access_token
+from origin.demo import LEFT_TO_ADD, NAMES, YEAR_FILE, access_token
 from origin.ledger import data as ledger_data
 from origin.ledger.node import Node
 from origin.protocol import keys
@@ -183,7 +183,7 @@ def assert_oauth_reaches_the_demo(origin: list[str], data, port: int, auth_port:
     request = urllib.request.Request(f"http://127.0.0.1:{port}/accounts/v1/account",
                                      headers={"Authorization": f"Bearer {token}"})  # fmt: skip
     with urllib.request.urlopen(request) as r:
-        assert json.loads(r.read())["name"] == "customer-2"
+        assert json.loads(r.read())["name"] == NAMES["customer-2"]
 
 
 def test_the_demo_runs_and_an_interrupted_first_run_begins_again(tmp_path):
@@ -191,7 +191,7 @@ def test_the_demo_runs_and_an_interrupted_first_run_begins_again(tmp_path):
     run cut short is made anew on the next; a busy port is said before anything listens."""
     origin = [sys.executable, "-c", "from origin.cli import main; main()"]
     data, port, auth_port = tmp_path / "demo", free_port(), free_port()
-    ports = ["--port", str(port), "--auth-port", str(auth_port)]
+    ports = ["--port", str(port), "--auth-port", str(auth_port), "--history-days", "3"]
     for round_ in ("first", "after an interrupted first run"):
         proc = subprocess.Popen([*origin, "demo", "--data", str(data), *ports],
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
@@ -211,6 +211,7 @@ def test_the_demo_runs_and_an_interrupted_first_run_begins_again(tmp_path):
                 consumption = json.loads(r.read())["measurements"]
             assert sum(m["retired_wh"] for m in consumption) > 0, round_  # the day's trades went through
             assert_oauth_reaches_the_demo(origin, data, port, auth_port)
+            wait_for_file(data / YEAR_FILE, proc)  # three days behind the last two, in the background
             busy = subprocess.run([*origin, "demo", "--data", str(data), *ports], capture_output=True,
                                   text=True, timeout=60, check=False)  # fmt: skip
             assert busy.returncode == 2 and "in use" in busy.stderr and "API on" not in busy.stderr

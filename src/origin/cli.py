@@ -111,7 +111,8 @@ def ledger_serve(data, host, port, database):
     serve(store, signer, host, port)
 
 
-def serve(store, signer, host: str, port: int, demo_data: Path | None = None, auth_port: int = 0) -> None:
+def serve(store, signer, host: str, port: int, demo_data: Path | None = None, auth_port: int = 0,
+          history_days: int = 0) -> None:  # fmt: skip
     """The ledger node and its API; with a demo folder, the whole demo platform (the
     authorization server on `auth_port`)."""
     import threading
@@ -150,7 +151,7 @@ def serve(store, signer, host: str, port: int, demo_data: Path | None = None, au
     def start_demo_when_up(datahub_service: Service, accounts_service: AccountService, demo_data: Path) -> None:
         while not server.started and not server.should_exit:
             time.sleep(0.1)
-        bring_up(demo_data, datahub_service, accounts_service)
+        bring_up(demo_data, datahub_service, accounts_service, history_days)
 
     if services is not None and demo_data is not None:
         threading.Thread(target=start_demo_when_up, args=(*services, demo_data), daemon=True).start()
@@ -541,7 +542,9 @@ def datahub_serve(data, host, port):
 @click.option("--port", default=8700, type=click.IntRange(1, 65535), show_default=True)
 @click.option("--auth-port", default=8704, type=click.IntRange(1, 65535), show_default=True,
               help="The authorization server's port (its issuer URL is its root).")  # fmt: skip
-def demo(data, host, port, auth_port):
+@click.option("--history-days", default=365, type=click.IntRange(0, 365), show_default=True,
+              help="Days of data imported in the background, behind the last two (0: none).")  # fmt: skip
+def demo(data, host, port, auth_port, history_days):
     """Run the platform on embedded SQLite with demo data: the ledger, the DataHub service, a
     fake DataHub, the account service and the authorization server."""
     from origin.demo import prepare
@@ -551,7 +554,7 @@ def demo(data, host, port, auth_port):
                                 echo=lambda line: click.echo(line, err=True))  # fmt: skip
     except ledger_data.DataError as exc:
         fail(str(exc))
-    serve(store, signer, host, port, demo_data=data, auth_port=auth_port)
+    serve(store, signer, host, port, demo_data=data, auth_port=auth_port, history_days=history_days)
 
 
 main.add_command(accounts)

@@ -58,7 +58,7 @@ TRADE_WAIT_S = 300
 NAMES = {"customer-0": "Solar producer", "customer-1": "Wind producer", "customer-2": "Household",
          "customer-3": "Factory (a consumer company)", "trader": "Green trader", "operator": "The issuing body"}  # fmt: skip
 TRADER = "trader"
-ARRANGED_FILE, YEAR_FILE = "arranged", "year-imported"
+ARRANGED_FILE, YEAR_FILE = "arranged", "history-imported"
 YEAR_S = 365 * 86400
 # One household meter its owner adds themselves, in the web app.
 LEFT_TO_ADD = synthetic.fleet()[10].gsrn
@@ -275,10 +275,11 @@ def _write_keys(data: Path, issuer: Wallet, sign_ins: dict[str, Any], apps: dict
     write_private(data / KEYS_FILE, json.dumps(keys, indent=2))
 
 
-def bring_up(data: Path, datahub_service: service.Service, accounts_service: accounts.Service) -> None:
+def bring_up(data: Path, datahub_service: service.Service, accounts_service: accounts.Service,
+             history_days: int) -> None:  # fmt: skip
     """What the demo's people do once the platform serves: onboard, the first import, the
     trades and agreements (the platform serves whatever fails here, and the scheduled import
-    tries again); then the services' background work, and a year of data behind it."""
+    tries again); then the services' background work, and `history_days` of data behind it."""
     try:
         onboard(data, datahub_service, accounts_service)
         datahub_service.import_recent(int(time.time()))
@@ -289,7 +290,7 @@ def bring_up(data: Path, datahub_service: service.Service, accounts_service: acc
     datahub_service.start()
     accounts_service.start()
     try:
-        import_year(data, datahub_service, int(time.time()))
+        import_history(data, datahub_service, int(time.time()), history_days)
     except Exception:  # the platform serves the last days; the next start tries the year again
         logger.exception("the demo's year of data is not all imported")
 
@@ -315,19 +316,19 @@ def arrange(data: Path, accounts_service: accounts.Service, now_s: int) -> None:
     logger.info("the demo's agreements are made and its automation is on")
 
 
-def import_year(data: Path, datahub_service: service.Service, now_s: int) -> None:
-    """A year of the fake DataHub's data, a month at a time, once per demo folder, while the
-    platform serves (the scheduled import keeps the last days)."""
-    if (Path(data) / YEAR_FILE).exists():
+def import_history(data: Path, datahub_service: service.Service, now_s: int, days: int) -> None:
+    """`days` of the fake DataHub's data behind the scheduled import's window, a month at a
+    time, once per demo folder, while the platform serves."""
+    if days == 0 or (Path(data) / YEAR_FILE).exists():
         return
     end_s = now_s - now_s % DAY_S - IMPORT_WINDOW_S
-    months = 12
+    months = -(-days // 30)
     for month in range(months):
-        begin = end_s - YEAR_S + month * YEAR_S // months
-        report = datahub_service.importer.run(begin, end_s - YEAR_S + (month + 1) * YEAR_S // months)
-        logger.info("a year of demo data: month %d of %d imported (%d measurements published)", month + 1, months,
-                    report.published)  # fmt: skip
-    (Path(data) / YEAR_FILE).write_text("a year of data imported\n")
+        begin_s = end_s - days * DAY_S + month * days * DAY_S // months
+        report = datahub_service.importer.run(begin_s, end_s - days * DAY_S + (month + 1) * days * DAY_S // months)
+        logger.info("the demo's %d days of history: part %d of %d imported (%d measurements published)", days,
+                    month + 1, months, report.published)  # fmt: skip
+    (Path(data) / YEAR_FILE).write_text(f"{days} days of history imported\n")
 
 
 def _settled(ops: Operations, account: str, op: dict[str, Any]) -> dict[str, Any]:

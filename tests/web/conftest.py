@@ -20,7 +20,7 @@ def platform(tmp_path_factory):
     data = tmp_path_factory.mktemp("web") / "demo"
     port, auth_port = free_port(), free_port()
     proc = subprocess.Popen([sys.executable, "-c", "from origin.cli import main; main()", "demo", "--data", str(data),
-                             "--port", str(port), "--auth-port", str(auth_port)],
+                             "--port", str(port), "--auth-port", str(auth_port), "--history-days", "0"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
     deadline = time.monotonic() + 300
     while not (data / "traded").exists():
