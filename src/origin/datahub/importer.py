@@ -54,8 +54,8 @@ CLAIM_TRIES = 20
 CLAIM_ROWS_MAX = 128  # read for a batch: about 65 publications with their issues fill 65,000 bytes
 FETCH_METERS = 100  # meters fetched (10 a call) before their measurements are published
 IN_FLIGHT = 4  # batches submitted at once: the ledger commits them in one group
-# A measurement claimed for a batch, by its primary key, if nobody claimed it first: built once
-# (building the expression for each of a country's measurements cost more than running it).
+# The measurements claimed for a batch, each by its primary key, if nobody claimed it first: one
+# statement built once, run for all the batch's rows at once (its row count is their sum).
 _CLAIM = (update(measurements)
           .where(measurements.c.gsrn == bindparam("g"), measurements.c.begin_s == bindparam("b"),
                  measurements.c.batch.is_(None))
@@ -289,8 +289,7 @@ class Importer:
                                        for r in expired])  # fmt: skip
             body = packer.body()
             batch_id = sha256_hex(body)
-            claimed = sum(conn.execute(_CLAIM, {"g": r.gsrn, "b": r.begin_s, "batch_id": batch_id}).rowcount
-                          for r in rows)  # fmt: skip
+            claimed = conn.execute(_CLAIM, [{"g": r.gsrn, "b": r.begin_s, "batch_id": batch_id} for r in rows]).rowcount
             if claimed != len(rows):  # another importer was first: roll back, claim anew
                 raise _Overtaken()
             conn.execute(_insert_new(conn, ledger_batches).values(id=batch_id, body=body, status="PENDING",
