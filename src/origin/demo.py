@@ -16,6 +16,7 @@ import shutil
 import time
 import urllib.parse
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -55,13 +56,15 @@ IMPORT_WINDOW_S = 2 * 86400
 DAY_S = 86400
 TRADE_WAIT_S = 300
 # The demo's people, by the DataHub customer (or role) they are.
-NAMES = {"customer-0": "Solar producer", "customer-1": "Wind producer", "customer-2": "Household",
+NAMES = {"customer-0": "Solar and wind producer", "customer-1": "Offshore wind producer", "customer-2": "Household",
          "customer-3": "Factory (a consumer company)", "trader": "Green trader", "operator": "The issuing body"}  # fmt: skip
 TRADER = "trader"
 ARRANGED_FILE, YEAR_FILE = "arranged", "history-imported"
 YEAR_S = 365 * 86400
+# The fake DataHub's neighbourhood, with the first onshore wind farm the solar producer's.
+FLEET = [replace(m, owner="customer-0") if i == 1 else m for i, m in enumerate(synthetic.fleet())]
 # One household meter its owner adds themselves, in the web app.
-LEFT_TO_ADD = synthetic.fleet()[10].gsrn
+LEFT_TO_ADD = FLEET[10].gsrn
 # Who trades with whom: each producer sends this many Wh of every period to a consumer.
 DEALS = (("customer-0", "customer-2", 1_000), ("customer-1", "customer-3", 200_000))
 
@@ -162,7 +165,7 @@ def _accounts(data: Path, auth_url: str) -> dict[str, str]:
     accounts.init(data / ACCOUNTS, ledger_url="http://127.0.0.1", datahub_url="http://127.0.0.1", auth_issuer=auth_url)
     svc = accounts.Service(data / ACCOUNTS)
     ids = {who: wallets.create(svc.engine, svc.kek, NAMES[who], int(time.time())).id
-           for who in sorted({m.owner for m in synthetic.fleet()} | {TRADER})}  # fmt: skip
+           for who in sorted({m.owner for m in FLEET} | {TRADER})}  # fmt: skip
     svc.stop()
     return ids
 
@@ -248,7 +251,7 @@ def onboard(data: Path, datahub_service: service.Service, accounts_service: acco
     sectors = datahub_service.sectors()
     ids, tokens = _account_ids(accounts_service), {}
     added = {m["gsrn"] for account in ids.values() for m in accounts_service.meters.listed(account)}
-    for m in synthetic.fleet():
+    for m in FLEET:
         meter = meters.show(datahub_service.engine, m.gsrn, sectors)
         _, tech, fuel, _ = synthetic.KINDS[m.kind]
         if tech and fuel and not meter["tech_type"]:
@@ -265,7 +268,7 @@ def platform_app(node: Node, datahub_service: service.Service, accounts_service:
         Mount("/datahub", datahub_service.app()),
         Mount("/accounts", accounts_service.app()),
         Mount("/app", web_app),
-        Mount("/fake-datahub", create_fake_app()),
+        Mount("/fake-datahub", create_fake_app(FLEET)),
         Mount("/", create_app(node)),
     ])  # fmt: skip
 

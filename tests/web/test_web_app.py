@@ -6,6 +6,7 @@ page carries."""
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from auth_world import auth_world
 from fastapi.testclient import TestClient
 
 from origin.protocol import note
@@ -61,3 +62,31 @@ def test_no_session_no_csrf_no_way_out_of_its_folders(config):
     assert login.status_code == 303 and login.headers["location"].startswith(f"{AUTH}/authorize?")
     assert client.get("/eecs?codes=T010000,F01040100,nope").json() == {
         "T010000": "Solar - Unspecified - Unspecified", "F01040100": "Renewable - Heating and cooling - Solar - Unspecified"}  # fmt: skip
+
+
+def test_a_session_renews_its_token_and_sign_out_revokes_it(tmp_path):
+    """Against the real authorization server: the code flow as the app runs it, a renewal with
+    the rotated refresh token when the access token is about to expire, and none after sign-out."""
+    with auth_world(tmp_path) as world:
+        ada = world.person("Ada")
+        ada.sign_in()
+        client = world.svc.register_client(world.svc.users.by_email(ada.email), "Origin web app",
+                                           ["https://app.example/callback"], False, web.SCOPE.split(),
+                                           ["authorization_code", "refresh_token"])  # fmt: skip
+        config = web.Config(public_url="https://app.example", auth_issuer=world.url, client_id=client["client_id"],
+                            client_secret=client["client_secret"], accounts_url="http://127.0.0.1:9",
+                            datahub_url="http://127.0.0.1:9", ledger_url="http://127.0.0.1:9",
+                            log_key=str(note.Signer.generate("test/dk").verifier), vendor=str(tmp_path))  # fmt: skip
+        app = web.WebApp(config)
+        back = ada.authorize(app.authorization_url(signup=False))
+        session = app.finish_login({k: v[0] for k, v in parse_qs(urlsplit(back).query).items()})
+        assert session.name == "Ada" and session.token["refresh_token"]
+        first, refresh = session.token["access_token"], session.token["refresh_token"]
+        assert app.access_token(session) == first  # still fresh: not renewed
+        session.token["expires_at"] = 0
+        renewed = app.access_token(session)
+        assert renewed != first and session.token["refresh_token"] != refresh  # rotated
+        app.sign_out(None, session)
+        session.token["expires_at"] = 0
+        with pytest.raises(web._SignedOut, match="could not be renewed"):
+            app.access_token(session)

@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+from authlib.integrations.base_client import OAuthError
 from authlib.integrations.httpx_client import OAuth2Client
 from authlib.oauth2 import OAuth2Error
 from fastapi import FastAPI, Request
@@ -166,7 +167,7 @@ class WebApp:
             token = client.fetch_token(f"{self.config.auth_issuer}/token", code=query.get("code", ""),
                                        code_verifier=verifier)  # fmt: skip
             me = client.get(f"{self.config.auth_issuer}/userinfo").json()
-        except (OAuth2Error, httpx.HTTPError, ValueError) as exc:
+        except (OAuthError, OAuth2Error, httpx.HTTPError, ValueError) as exc:
             raise _SignedOut(f"the sign-in could not be finished: {exc}") from None
         session = _Session(dict(token), str(me.get("name", "")), str(me.get("email", "")))
         status, _, _ = self.call(session, "GET", "accounts", "v1/account", "", None)
@@ -179,7 +180,7 @@ class WebApp:
         authorization server answers: the token expires on its own)."""
         self.sessions.drop(sid)
         if session.token.get("refresh_token"):
-            with contextlib.suppress(httpx.HTTPError, OAuth2Error):
+            with contextlib.suppress(httpx.HTTPError, OAuthError, OAuth2Error):
                 self.oauth(session.token).revoke_token(f"{self.config.auth_issuer}/revoke",
                                                        session.token["refresh_token"], token_type_hint="refresh_token")  # noqa: S106  # fmt: skip
 
@@ -191,7 +192,7 @@ class WebApp:
                     raise _SignedOut("the session has expired")
                 try:
                     renewed = self.oauth(session.token).refresh_token(f"{self.config.auth_issuer}/token")
-                except (OAuth2Error, httpx.HTTPError) as exc:
+                except (OAuthError, OAuth2Error, httpx.HTTPError) as exc:
                     raise _SignedOut(f"the session could not be renewed: {exc}") from None
                 session.token = dict(renewed)
             return str(session.token["access_token"])
