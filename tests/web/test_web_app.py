@@ -78,6 +78,9 @@ def test_a_session_renews_its_token_and_sign_out_revokes_it(tmp_path):
                             datahub_url="http://127.0.0.1:9", ledger_url="http://127.0.0.1:9",
                             log_key=str(note.Signer.generate("test/dk").verifier), vendor=str(tmp_path))  # fmt: skip
         app = web.WebApp(config)
+        forged = {k: v[0] for k, v in parse_qs(urlsplit(ada.authorize(app.authorization_url(False))).query).items()}
+        with pytest.raises(web._SignedOut, match="could not be finished"):  # a code it was not given
+            app.finish_login({**forged, "code": "forged"})
         back = ada.authorize(app.authorization_url(signup=False))
         session = app.finish_login({k: v[0] for k, v in parse_qs(urlsplit(back).query).items()})
         assert session.name == "Ada" and session.token["refresh_token"]
