@@ -25,7 +25,7 @@ def config(tmp_path) -> web.Config:
 
 def test_sign_in_asks_for_pkce_s256_and_takes_back_only_what_it_asked(config):
     app = web.WebApp(config)
-    url = app.authorization_url(signup=False)
+    url, state = app.authorization_url(signup=False)
     query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
     assert url.startswith(f"{AUTH}/authorize?") and query["code_challenge_method"] == "S256"
     assert query["redirect_uri"] == "https://app.example/callback" and "offline_access" in query["scope"]
@@ -37,7 +37,7 @@ def test_sign_in_asks_for_pkce_s256_and_takes_back_only_what_it_asked(config):
         app.finish_login({"state": "made-up", "code": "c", "iss": AUTH})
     with pytest.raises(web._SignedOut, match="access_denied"):
         app.finish_login({"error": "access_denied"})
-    signup = app.authorization_url(signup=True)
+    signup, _ = app.authorization_url(signup=True)
     assert signup.startswith(f"{AUTH}/signup?next=%2Fauthorize%3F")  # a path of the server, no open redirect
 
 
@@ -60,6 +60,11 @@ def test_no_session_no_csrf_no_way_out_of_its_folders(config):
     assert client.get("/static/app.js").headers["content-type"].startswith("text/javascript")
     login = client.get("/login", follow_redirects=False)
     assert login.status_code == 303 and login.headers["location"].startswith(f"{AUTH}/authorize?")
+    state = parse_qs(urlsplit(login.headers["location"]).query)["state"][0]
+    assert login.cookies["origin_web_login"] == state  # HttpOnly, kept by this browser only
+    elsewhere = TestClient(client.app, base_url="https://app.example")  # another browser, the same app
+    r = elsewhere.get("/callback", params={"state": state, "code": "c", "iss": AUTH})
+    assert r.status_code == 400 and "did not start" in r.json()["error"]["message"]  # no login CSRF
     assert client.get("/eecs?codes=T010000,F01040100,nope").json() == {
         "T010000": "Solar - Unspecified - Unspecified", "F01040100": "Renewable - Heating and cooling - Solar - Unspecified"}  # fmt: skip
 
@@ -78,10 +83,10 @@ def test_a_session_renews_its_token_and_sign_out_revokes_it(tmp_path):
                             datahub_url="http://127.0.0.1:9", ledger_url="http://127.0.0.1:9",
                             log_key=str(note.Signer.generate("test/dk").verifier), vendor=str(tmp_path))  # fmt: skip
         app = web.WebApp(config)
-        forged = {k: v[0] for k, v in parse_qs(urlsplit(ada.authorize(app.authorization_url(False))).query).items()}
+        forged = {k: v[0] for k, v in parse_qs(urlsplit(ada.authorize(app.authorization_url(False)[0])).query).items()}
         with pytest.raises(web._SignedOut, match="could not be finished"):  # a code it was not given
             app.finish_login({**forged, "code": "forged"})
-        back = ada.authorize(app.authorization_url(signup=False))
+        back = ada.authorize(app.authorization_url(signup=False)[0])
         session = app.finish_login({k: v[0] for k, v in parse_qs(urlsplit(back).query).items()})
         assert session.name == "Ada" and session.token["refresh_token"]
         first, refresh = session.token["access_token"], session.token["refresh_token"]

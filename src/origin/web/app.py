@@ -1,7 +1,8 @@
 """The web app's server: a backend for the browser (the pattern the OAuth 2.0 for Browser-Based
 Apps draft recommends). It is a confidential client of the authorization server: it signs the
 person in with the code flow and PKCE S256 (Authlib's client), checks the `iss` of the answer
-(mix-up), keeps their tokens on the server, never in the browser, and passes the browser's API
+(mix-up), keeps their tokens on the server, never in the browser (a sign-in's answer is taken only by the
+browser that started it: its `state` is in a cookie too), and passes the browser's API
 calls on to the account and DataHub services with the access token (renewed with the rotated
 refresh token when it expires). The browser holds an HttpOnly, SameSite=Lax session cookie; every
 call that changes something carries the session's CSRF token in a header. It verifies a GGO's
@@ -41,7 +42,7 @@ log = logging.getLogger("origin.web")
 STATIC = Path(__file__).parent / "static"
 # npm's packages, installed by `npm ci` in the project's folder (ORIGIN_WEB_VENDOR names another).
 VENDOR = os.environ.get("ORIGIN_WEB_VENDOR", str(Path(__file__).resolve().parents[3] / "node_modules"))
-SESSION_COOKIE = "origin_web"
+SESSION_COOKIE, LOGIN_COOKIE = "origin_web", "origin_web_login"
 SESSION_IDLE_S = 12 * 3600
 SESSIONS_MAX = 10_000
 LOGIN_S = 600  # a sign-in started must come back within this
@@ -143,14 +144,16 @@ class WebApp:
                             code_challenge_method="S256", token=token, timeout=35.0,
                             token_endpoint_auth_method="client_secret_basic")  # noqa: S106  # fmt: skip
 
-    def authorization_url(self, signup: bool) -> str:
+    def authorization_url(self, signup: bool) -> tuple[str, str]:
+        """Where to send the browser to sign in, and the request's `state` (which the browser
+        keeps in a cookie, so that an answer is taken only by the browser that asked)."""
         verifier = secrets.token_urlsafe(48)
         url, state = self.oauth().create_authorization_url(f"{self.config.auth_issuer}/authorize",
                                                            code_verifier=verifier)  # fmt: skip
         self.sessions.begin_login(state, verifier)
         if signup:  # the server's sign-up page, then on to the same authorization request
-            return f"{self.config.auth_issuer}/signup?" + urlencode({"next": url.removeprefix(self.config.auth_issuer)})
-        return str(url)
+            url = f"{self.config.auth_issuer}/signup?" + urlencode({"next": url.removeprefix(self.config.auth_issuer)})
+        return str(url), str(state)
 
     def finish_login(self, query: dict[str, str]) -> _Session:
         """The authorization response: its state and issuer checked, the code exchanged, the
@@ -258,15 +261,22 @@ def create_web_app(config: Config) -> FastAPI:
 
     @app.get("/login", include_in_schema=False)
     def login(signup: bool = False) -> Response:
-        return RedirectResponse(web.authorization_url(signup), 303)
+        url, state = web.authorization_url(signup)
+        response = RedirectResponse(url, 303)
+        response.set_cookie(LOGIN_COOKIE, state, max_age=LOGIN_S, httponly=True, samesite="lax", secure=web.secure,
+                            path="/")  # fmt: skip
+        return response
 
     @app.get("/callback", include_in_schema=False)
     def callback(request: Request) -> Response:
         try:
+            if not hmac.compare_digest(request.cookies.get(LOGIN_COOKIE, ""), request.query_params.get("state", "")):
+                raise _SignedOut("this browser did not start that sign-in: sign in again")  # login CSRF
             session = web.finish_login(dict(request.query_params))
         except _SignedOut as exc:
             return JSONResponse({"error": {"code": "sign_in_failed", "message": str(exc)}}, 400)
         response = RedirectResponse(f"{config.public_url}/", 303)
+        response.delete_cookie(LOGIN_COOKIE, path="/")
         response.set_cookie(SESSION_COOKIE, web.sessions.add(session), httponly=True, samesite="lax",
                             secure=web.secure, path="/")  # fmt: skip
         return response
