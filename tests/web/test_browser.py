@@ -54,6 +54,7 @@ def test_a_producer_sees_the_chart_transfers_proposes_and_verifies(platform, bro
     go(page, "GGOs")
     page.get_by_role("combobox", name="State").select_option("available")
     page.get_by_role("button", name="Show").click()
+    assert outcome(page.locator("main form").first) == "Shown."  # the filtered list, not the one before
     first = page.locator("main table").last.locator("tbody tr").first
     address = first.locator("a").get_attribute("href").split("/")[-1]
     go(page, "Transfer and retire")
