@@ -140,9 +140,9 @@ def run(args: argparse.Namespace, ledger_database: str | None, accounts_database
             runs = 0
             while True:
                 svc.follow()
-                done = svc.automation.run_due()
-                runs += done
-                if not done:
+                with svc.engine.connect() as conn:
+                    runs += conn.execute(select(func.count(db.automation_queue.c.account.distinct()))).scalar_one()
+                if not svc.automation.run_due():
                     svc.follow()
                     with svc.engine.connect() as conn:
                         if not conn.execute(select(func.count()).select_from(db.automation_queue)).scalar_one():

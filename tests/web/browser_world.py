@@ -6,7 +6,7 @@ from pathlib import Path
 from playwright.sync_api import Page
 
 ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / "docs" / "screenshots"
+SHOTS = ROOT / "test-artifacts" / "screenshots"  # kept by each run; docs/web.md shows a copy
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 
 
@@ -29,8 +29,8 @@ def accessible(page: Page) -> None:
 
 
 def shot(page: Page, name: str) -> None:
-    """A screenshot for the docs (docs/web.md shows them)."""
-    SHOTS.mkdir(exist_ok=True)
+    """A screenshot of the page, kept by the test run (docs/screenshots/ holds a copy for the docs)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
 
 

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bip32 import BIP32
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from origin import database
@@ -42,6 +42,7 @@ RULES = ("cap", "percent", "unmatched")
 PERIODS_PER_RUN = 500  # queued periods one run takes (the rest, the next run)
 RUNS_AT_ONCE = 4  # accounts' runs under way together
 HOUR_S = 3600
+WAITS = "waits: "  # a run's outcome when a manual operation reserved a GGO first
 _TECHNOLOGY = re.compile(r"^T\d{6}$")
 
 
@@ -216,6 +217,11 @@ class Automation:
         if on:
             self.back_in_time(account, 0, 2**62)
 
+    def queued(self) -> int:
+        """Periods waiting for a run, of every account."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(db.automation_queue)).scalar_one())
+
     def back_in_time(self, account: str, begin_s: int, end_s: int) -> int:
         """Queue every period of [begin, end) with GGOs held or consumption measured; how many."""
         g, m = db.ggos.c, db.measurements.c
@@ -229,8 +235,9 @@ class Automation:
             enqueue_periods(conn, periods)
         return len(periods)
 
-    def run_due(self) -> int:
-        """One run for each account with queued periods; how many runs."""
+    def run_due(self) -> bool:
+        """One run for each account with queued periods; whether more are queued than the runs
+        took (a backlog, as after a year of history: the caller runs again at once)."""
         q = db.automation_queue.c
         with self.engine.connect() as conn:
             accounts = [r.account for r in conn.execute(select(q.account).distinct())]
@@ -242,8 +249,8 @@ class Automation:
         # Runs of different accounts overlap: while one waits for the ledger's decision, another
         # plans (reservations keep them from taking the same GGO; a plan is written alone).
         with concurrent.futures.ThreadPoolExecutor(RUNS_AT_ONCE, thread_name_prefix="automation") as pool:
-            list(pool.map(self.run, due))
-        return len(due)
+            runs = list(pool.map(self.run, due))
+        return any(r["periods"] == PERIODS_PER_RUN and not r["outcome"].startswith(WAITS) for r in runs)
 
     def run(self, account: str) -> dict[str, Any]:
         taken: list[tuple[int, int, str]] = []
@@ -271,7 +278,7 @@ class Automation:
             op = self.operations.route(account, "automation", {"periods": "queued"}, choose)
         except AccountError as exc:
             if exc.code == "reserved":  # a manual operation took a GGO first: the next run tries again
-                return self._ran(account, now_s, len(taken), None, f"waits: {exc}")
+                return self._ran(account, now_s, len(taken), None, f"{WAITS}{exc}")
             with database.writes(self.engine) as conn:
                 self._forget(conn, account, taken)
             if exc.code == "nothing_to_do":
@@ -285,9 +292,10 @@ class Automation:
     @staticmethod
     def _forget(conn: Connection, account: str, taken: list[tuple[int, int, str]]) -> None:
         q = db.automation_queue.c
-        for b, e, s in taken:
-            conn.execute(delete(db.automation_queue).where(q.account == account, q.begin_s == b, q.end_s == e,
-                                                           q.sector == s))  # fmt: skip
+        if taken:
+            conn.execute(delete(db.automation_queue).where(q.account == account, q.begin_s == bindparam("b"),
+                                                           q.end_s == bindparam("e"), q.sector == bindparam("s")),
+                         [{"b": b, "e": e, "s": s} for b, e, s in taken])  # fmt: skip
 
     def _ran(self, account: str, now_s: int, periods: int, op: str | None, outcome: str,
              failed: bool = False) -> dict[str, Any]:  # fmt: skip

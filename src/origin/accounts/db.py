@@ -144,6 +144,7 @@ operation_batches = Table(
     Column("body", LargeBinary, nullable=False),  # the exact bytes: resubmitted as they are
     Column("status", String(9), nullable=False),  # PENDING, COMMITTED or INVALID
     Column("seq", BigInteger),
+    Index("ix_operation_batches_seq", "seq"),
 )  # fmt: skip
 
 sent_indices = Table(

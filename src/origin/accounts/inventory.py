@@ -5,8 +5,11 @@ makes it look sooner. The entries' Merkle frontier is kept beside the position, 
 must equal the signed checkpoint's whenever the inventory reaches one.
 
 Which addresses are an account's:
-- measurements of its meters: for each measurement time t seen in the log, the addresses
-  CKDpub(meter xpub, t) of every meter (derived once per time, kept in a small cache);
+- measurements of its meters: for a measurement of time t in the log, the addresses
+  CKDpub(meter xpub, t) of its meters of that type, derived one at a time until one matches, the
+  meter that matched last first (so a meter's run of measurements costs one derivation each, and
+  an hourly meter none at a quarter past), and all of them before a measurement is called not
+  ours; kept for the latest times in a small cache;
 - GGOs issued from those measurements (same key part);
 - GGOs at its receive addresses m/0'/n: n below `watched_receive`, which runs RECEIVE_GAP
   ahead of the highest index used or handed out (the gap limit of BIP44 wallets).
@@ -28,7 +31,7 @@ from sqlalchemy.engine import Connection, Engine
 from origin import database
 from origin.accounts import db
 from origin.accounts.ledger import LedgerAlarm, LedgerClient
-from origin.protocol import addresses, merkle, note, wallet
+from origin.protocol import merkle, note, wallet
 from origin.protocol.canonical import canonical, parse
 from origin.protocol.limits import SQL_PARAMETERS_MAX
 from origin.protocol.times import parse_time
@@ -96,6 +99,18 @@ def _touched(tx: dict[str, Any]) -> list[str]:
     return [p["measurement"], *p["ggos"]]  # update_settlement
 
 
+MeterKey = tuple[str, int]  # (account, meter index)
+
+
+@dataclass
+class _Time:
+    """The measurement addresses derived so far for one time and meter type, and the meters not yet
+    derived for it, next first."""
+
+    found: dict[str, MeterKey]
+    pending: list[tuple[MeterKey, BIP32]]
+
+
 @dataclass
 class _Chunk:
     """What one chunk of entries reads and changes, in memory until it is written."""
@@ -117,8 +132,8 @@ class Inventory:
         self.engine, self.ledger = engine, ledger
         self._record_events = record
         self._lock = threading.Lock()  # one follower at a time
-        self._times: OrderedDict[tuple[int, str], dict[str, tuple[str, int]]] = OrderedDict()
-        self._meters: dict[str, list[tuple[str, int, BIP32]]] = {}
+        self._times: OrderedDict[tuple[int, str], _Time] = OrderedDict()
+        self._meters: dict[str, OrderedDict[MeterKey, BIP32]] = {}  # by type, the last matched first
         self._meter_count = -1
 
     def size(self) -> int:
@@ -191,25 +206,33 @@ class Inventory:
         rows = conn.execute(select(db.meters.c.account, db.meters.c.idx, db.meters.c.xpub, db.meters.c.type)).fetchall()
         self._meters = {}
         for r in rows:
-            self._meters.setdefault(r.type, []).append((r.account, r.idx, BIP32.from_xpub(r.xpub)))
+            self._meters.setdefault(r.type, OrderedDict())[(r.account, r.idx)] = BIP32.from_xpub(r.xpub)
         self._meter_count = count
         self._times.clear()
 
-    def _measurement_owners(self, begin_s: int, kind: str) -> dict[str, tuple[str, int]]:
-        """address -> (account, meter) of every `kind` meter's measurement that begins at begin_s."""
+    def _measurement_owner(self, begin_s: int, kind: str, address: str) -> MeterKey | None:
+        """(account, meter) of the `kind` measurement at `address` that begins at begin_s, if ours."""
+        meters = self._meters.get(kind)
+        if not meters:
+            return None
         key = (begin_s, kind)
-        found = self._times.get(key)
-        if found is None:
-            t = wallet.minute_index(begin_s)
-            meters = self._meters.get(kind, [])
-            found = {addresses.address(addresses.MEASUREMENT, m.get_pubkey_from_path([t])): (account, idx)
-                     for account, idx, m in meters}  # fmt: skip
-            self._times[key] = found
-            while len(self._times) > max(4, ADDRESSES_CACHED // max(1, len(meters))):
+        at = self._times.get(key)
+        if at is None:
+            at = self._times[key] = _Time({}, list(reversed(meters.items())))
+            while len(self._times) > max(4, ADDRESSES_CACHED // len(meters)):
                 self._times.popitem(last=False)
         else:
             self._times.move_to_end(key)
-        return found
+        owner = at.found.get(address)
+        while owner is None and at.pending:
+            meter, view = at.pending.pop()
+            derived = wallet.measurement_address(view, begin_s)
+            at.found[derived] = meter
+            if derived == address:
+                owner = meter
+        if owner is not None:
+            meters.move_to_end(owner, last=False)
+        return owner
 
     def _apply(self, conn: Connection, start: int, entries: list[bytes]) -> None:
         self._load_meters(conn)
@@ -239,7 +262,7 @@ class Inventory:
         p, kind = tx["payload"], tx["type"]
         if kind == "publish_measurement":
             begin = parse_time(p["begin"])
-            owner = self._measurement_owners(begin, p["type"]).get(p["address"])
+            owner = self._measurement_owner(begin, p["type"], p["address"])
             if owner is not None:
                 chunk.measurements[p["address"]] = {
                     "address": p["address"], "account": owner[0], "meter": owner[1], "begin_s": begin,

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bip32 import BIP32
-from sqlalchemy import and_, bindparam, delete, insert, select, update
+from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -263,11 +263,15 @@ class Operations:
 
     @staticmethod
     def _pending(conn: Connection, plan: _Plan) -> dict[str, int]:
-        """Wh that operations still open will retire against each measurement (read once a
-        plan; the plan's own retirements are added as it makes them)."""
+        """Wh that operations will retire against each measurement beyond what the inventory
+        shows: those still open, and those committed past the inventory's position (read once a
+        plan, before the measurements; the plan's own retirements are added as it makes them)."""
         if plan.pending is None:
             plan.pending = {}
-            for (effects,) in conn.execute(select(db.operations.c.effects).where(db.operations.c.status.in_(OPEN))):
+            applied = conn.execute(select(db.follower.c.size)).scalar() or 0
+            unapplied = select(db.operation_batches.c.operation).where(db.operation_batches.c.seq >= applied)
+            for (effects,) in conn.execute(select(db.operations.c.effects).where(
+                    or_(db.operations.c.status.in_(OPEN), db.operations.c.id.in_(unapplied)))):  # fmt: skip
                 for measurement, wh in json.loads(effects or "{}").get("retire", {}).items():
                     plan.pending[measurement] = plan.pending.get(measurement, 0) + wh
         return plan.pending

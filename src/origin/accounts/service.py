@@ -202,11 +202,12 @@ class Service:
 
     def tick(self, now_s: int) -> None:
         """The background work of one period: follow the log, drive pending operations, route
-        what arrived for accounts with automation on."""
+        what arrived for accounts with automation on (again at once while a backlog lasts)."""
         try:
             self.inventory.follow()
             self.operations.resume()
-            self.automation.run_due()
+            if self.automation.run_due():
+                self._wake.set()
         except (LedgerUnavailable, LedgerAlarm) as exc:
             log.warning("%s", exc)
 
