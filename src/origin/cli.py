@@ -5,23 +5,18 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import NoReturn
 
 import click
 
 from origin.accounts.cli import account, accounts
 from origin.auth.cli import auth
+from origin.commands import data_option, fail
 from origin.ledger import data as ledger_data
 from origin.process import few_malloc_arenas
 from origin.protocol import note
 from origin.protocol.genesis import DEFAULT_GGO_LIFETIME_S, DEFAULT_RESOLUTIONS_S, DEFAULT_SECTORS
 from origin.protocol.wallet import Wallet
 from origin.web.cli import web
-
-
-def fail(message: str) -> NoReturn:
-    click.echo(f"origin: {message}", err=True)
-    sys.exit(2)
 
 
 @click.group()
@@ -53,13 +48,7 @@ def ledger():
 
 
 @ledger.command("init")
-@click.option(
-    "--data",
-    "data",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Folder for the ledger's files (created if missing).",
-)
+@data_option("Folder for the ledger's files (created if missing).")
 @click.option("--ledger-id", required=True, help="The ledger's id, also its log's name.")
 @click.option(
     "--issuer",
@@ -101,7 +90,7 @@ def _open(data: Path, database: str | None):
 
 
 @ledger.command("serve")
-@click.option("--data", type=click.Path(file_okay=False, path_type=Path), required=True)
+@data_option()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8700, type=click.IntRange(1, 65535), show_default=True)
 @DATABASE_OPTION
@@ -174,7 +163,7 @@ def serve(store, signer, host: str, port: int, demo_data: Path | None = None, au
 
 
 @ledger.command("replay")
-@click.option("--data", type=click.Path(file_okay=False, path_type=Path), required=True)
+@data_option()
 @DATABASE_OPTION
 def ledger_replay(data, database):
     """Rebuild the state from the log alone; compare it with the stored state and checkpoint."""
@@ -242,12 +231,7 @@ def verify(bundle, log_key, witness_keys):
 
 @main.command("witness")
 @click.option("--node", "node_url", required=True, help="The ledger node's base URL.")
-@click.option(
-    "--data",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="The witness's folder: its key, its replica of the log, its alarm.",
-)
+@data_option("The witness's folder: its key, its replica of the log, its alarm.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8701, type=click.IntRange(1, 65535), show_default=True)
 @click.option("--name", default="origin-witness", show_default=True, help="Its key's name (first run).")
@@ -312,7 +296,7 @@ def _seconds(text: str) -> int:
 
 
 @datahub.command("init")
-@click.option("--data", type=click.Path(file_okay=False, path_type=Path), required=True)
+@data_option()
 @click.option("--ledger-url", required=True)
 @click.option("--ledger-id", required=True)
 @click.option("--datahub-url", required=True, help="The DataHub third-party API's base URL.")
@@ -368,7 +352,7 @@ def _service(data: Path):
 
 
 @datahub.command("sync")
-@click.option("--data", type=click.Path(file_okay=False, path_type=Path), required=True)
+@data_option()
 def datahub_sync(data):
     """Bring the meters in line with the DataHub: the metering points of every authorisation."""
     from origin.datahub.client import DataHubError
@@ -401,7 +385,7 @@ def _meter_change(data: Path, gsrn: str, change) -> None:
         svc.stop()
 
 
-DATA_OPTION = click.option("--data", type=click.Path(file_okay=False, path_type=Path), required=True)
+DATA_OPTION = data_option()
 
 
 @datahub_meter.command("list")
@@ -483,7 +467,7 @@ def meter_release(data, gsrn):
 
 
 @datahub.command("import")
-@click.option("--data", type=click.Path(file_okay=False, path_type=Path), required=True)
+@data_option()
 @_time_option("--from")
 @_time_option("--to")
 def datahub_import(data, time_from, time_to):
@@ -516,7 +500,7 @@ def datahub_import(data, time_from, time_to):
 
 
 @datahub.command("serve")
-@click.option("--data", type=click.Path(file_okay=False, path_type=Path), required=True)
+@data_option()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8702, type=click.IntRange(1, 65535), show_default=True)
 def datahub_serve(data, host, port):

@@ -9,19 +9,15 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
-DATA_OPTION = click.option("--data", type=click.Path(file_okay=False, path_type=Path), required=True,
-                           help="The account service's folder.")  # fmt: skip
+from origin.commands import data_option, fail
+
+DATA_OPTION = data_option("The account service's folder.")
 KEK_OPTION = click.option("--kek", type=click.Path(dir_okay=False, path_type=Path), default=None,
                           help="The key-encryption key's file (else $ORIGIN_ACCOUNTS_KEK, else the one init made).")  # fmt: skip
-
-
-def fail(message: str) -> NoReturn:
-    click.echo(f"origin: {message}", err=True)
-    sys.exit(2)
 
 
 @click.group()

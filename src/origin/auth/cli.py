@@ -3,19 +3,14 @@ traceback."""
 
 import json
 import logging
-import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
-DATA_OPTION = click.option("--data", type=click.Path(file_okay=False, path_type=Path), required=True,
-                           help="The authorization server's folder.")  # fmt: skip
+from origin.commands import data_option, fail
 
-
-def fail(message: str) -> NoReturn:
-    click.echo(f"origin: {message}", err=True)
-    sys.exit(2)
+DATA_OPTION = data_option("The authorization server's folder.")
 
 
 def _service(data: Path) -> Any:

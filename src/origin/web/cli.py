@@ -3,21 +3,15 @@ Refusals are one line, never a traceback."""
 
 import json
 import logging
-import sys
 from dataclasses import asdict, fields
 from pathlib import Path
-from typing import NoReturn
 
 import click
 
+from origin.commands import data_option, fail
+
 CONFIG = "web.json"
-DATA_OPTION = click.option("--data", type=click.Path(file_okay=False, path_type=Path), required=True,
-                           help="The web app's folder (its configuration, with the client's secret).")  # fmt: skip
-
-
-def fail(message: str) -> NoReturn:
-    click.echo(f"origin: {message}", err=True)
-    sys.exit(2)
+DATA_OPTION = data_option("The web app's folder (its configuration, with the client's secret).")
 
 
 @click.group()
