@@ -2,6 +2,8 @@
 renewed on 401, the rate limits kept by a limiter, 429 and 503 waited out for the minute the
 API asks, 400 refusals with their codes, dates never past today, per-meter errors."""
 
+import base64
+import json
 from datetime import date
 
 import pytest
@@ -96,6 +98,29 @@ def test_the_token_is_kept_until_its_exp_and_renewed_on_401():
     client._access = ("revoked.token.x", clock.now + 999)
     assert client.metering_points("customerKey", "customer-0")
     assert sum(url == "/api/token" for _, url in transport.calls) == 3
+
+
+def test_the_services_processes_share_one_token_through_its_file(tmp_path):
+    """`datahub sync`, `datahub import` and the scheduled import are processes of their own:
+    with the token kept in the service's folder they spend one of the API's two token calls a
+    minute between them, not one each."""
+    clock = Clock()
+    transport = Transport(create_fake_app(clock=clock, rate_limits=True, token_ttl_s=3600))
+    kept = tmp_path / "datahub-access-token"
+
+    def process():
+        return DataHubClient(BASE, REFRESH_TOKEN, request=transport, sleep=clock.sleep, clock=clock, token_file=kept)
+
+    for _ in range(4):
+        process().metering_points("customerKey", "customer-0")
+    assert sum(url == "/api/token" for _, url in transport.calls) == 1 and 429 not in transport.statuses
+    assert kept.stat().st_mode & 0o077 == 0  # the owner's only
+    claims = base64.urlsafe_b64encode(json.dumps({"exp": clock.now + 86400}).encode()).decode().rstrip("=")
+    revoked = f"e30.{claims}.x"  # within its exp, but the API no longer takes it: dropped, a new one kept
+    kept.write_text(revoked)
+    assert process().metering_points("customerKey", "customer-0")
+    assert sum(url == "/api/token" for _, url in transport.calls) == 2 and kept.read_text() != revoked
+    assert transport.statuses.count(401) == 1
 
 
 def test_the_rate_limits_are_kept_not_discovered():

@@ -1,7 +1,10 @@
 """A client of the DataHub third-party API (Eloverblik), as Energinet documents it
 (shared/data/README.md): its base URL ends in `/thirdpartyapi`.
 
-- The data access token is a JWT: cached until shortly before its `exp`, renewed once on a 401.
+- The data access token is a JWT: cached until shortly before its `exp`, renewed once on a 401;
+  kept in a private file too when the caller names one, so that the service's commands (each
+  a process: sync, import, the scheduled import) share it rather than spend the API's two token
+  calls a minute.
 - The rate limits (2 token calls and 120 calls a minute) are kept by a limiter here, so the API
   need not refuse; a 429 or 503 nonetheless is waited out for the minute the API asks, a few
   times, then reported.
@@ -19,10 +22,12 @@ import time
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from origin.client import http
 from origin.datahub import COPENHAGEN, timeseries
+from origin.folder import rewrite_private
 
 METERS_PER_CALL = 10  # the API's limit on metering points per time-series and details call
 TOKEN_CALLS_PER_MINUTE = 2
@@ -85,10 +90,12 @@ def token_expiry(token: str) -> float:
 
 class DataHubClient:
     def __init__(self, base_url: str, refresh_token: str, request: Request = http,
-                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time):  # fmt: skip
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time,
+                 token_file: Path | None = None):  # fmt: skip
         self.base_url, self.refresh_token = base_url.rstrip("/"), refresh_token
         self._request, self._sleep, self._clock = request, sleep, clock
-        self._access: tuple[str, float] | None = None  # token, renew after
+        self._token_file = token_file
+        self._access: tuple[str, float] | None = self._kept()  # token, renew after
         self._token_limit = RateLimiter(TOKEN_CALLS_PER_MINUTE, clock, sleep)
         self._call_limit = RateLimiter(CALLS_PER_MINUTE, clock, sleep)
 
@@ -104,14 +111,38 @@ class DataHubClient:
             self._sleep(RETRY_WAIT_S)
         raise DataHubError(f"{method} {path}: HTTP {status} still after {RETRIES} waits of {RETRY_WAIT_S:g} s")
 
+    def _kept(self) -> tuple[str, float] | None:
+        """The token another process of the service kept, if there is one."""
+        try:
+            token = self._token_file.read_text().strip() if self._token_file else ""
+            return (token, token_expiry(token) - TOKEN_MARGIN_S) if token else None
+        except (OSError, DataHubError):
+            return None
+
+    def _keep(self, token: str) -> None:
+        if self._token_file is None:
+            return
+        try:
+            if token:
+                rewrite_private(self._token_file, token)
+            else:
+                self._token_file.unlink(missing_ok=True)
+        except OSError:  # another process wrote it at the same moment: its token serves as well
+            pass
+
     def _token(self) -> str:
         if self._access is None or self._clock() >= self._access[1]:
+            kept = self._kept()
+            if kept is not None and self._clock() < kept[1]:
+                self._access = kept
+                return kept[0]
             self._token_limit.wait()
             status, answer = self._send("GET", "/api/token", None, self.refresh_token)
             if status != 200:
                 raise DataHubError(f"the token exchange was refused: HTTP {status}: {answer[:200]!r}")
             token = json.loads(answer)["result"]
             self._access = (token, token_expiry(token) - TOKEN_MARGIN_S)
+            self._keep(token)
         return self._access[0]
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
@@ -120,6 +151,7 @@ class DataHubClient:
             status, answer = self._send(method, path, data, self._token())
             if status == 401 and not renewed:  # revoked or expired early: renew it once
                 self._access = None
+                self._keep("")
                 continue
             if status == 400:
                 raise _refusal(method, path, answer)

@@ -6,7 +6,9 @@ The folder (mode 0700) holds, readable by the service's user only:
   refresh_token (the DataHub's), import_every_s, import_window_s;
 `issuer.key`: the issuing body's private key, hex; its public key is the one given to
   `origin ledger init --issuer`;
-`datahub.db` (SQLite; or a PostgreSQL database): meters, measurements, import issues, webhooks.
+`datahub.db` (SQLite; or a PostgreSQL database): meters, measurements, import issues, webhooks;
+`datahub-access-token`: the DataHub's data access token while it is valid (24 hours), shared by
+  the service's processes so that they keep within the API's two token calls a minute.
 
 The API takes the access tokens of the authorization server named by `auth_issuer`, checked
 offline against its JWKS (`origin.bearer`); the service keeps no tokens of its own.
@@ -50,6 +52,7 @@ __all__ = ["ConfigError", "Service", "init", "load", "write_private"]
 
 log = logging.getLogger("origin.datahub")
 CONFIG, ISSUER_KEY, DATABASE = "datahub.json", "issuer.key", "datahub.db"
+ACCESS_TOKEN_FILE = "datahub-access-token"  # noqa: S105  # a file name
 HOUR_S = 3600
 IMPORT_WINDOW_S = 3 * 24 * HOUR_S
 
@@ -119,7 +122,9 @@ class Service:
         self.engine = open_database(self.config.database, db.connect)
         self.verifier = JwksAuthenticator(self.config.auth_issuer, AUDIENCE,
                                           lambda url: json.loads(http("GET", url)[1]), principal)  # fmt: skip
-        self.datahub = DataHubClient(self.config.datahub_url, self.config.refresh_token)
+        self.datahub = DataHubClient(
+            self.config.datahub_url, self.config.refresh_token, token_file=self.data / ACCESS_TOKEN_FILE
+        )
         self.importer = Importer(self.engine, self.datahub, self.config.ledger_url, self.config.ledger_id, issuer_key)
         self._sectors: frozenset[str] = frozenset()
         self._stop = threading.Event()
