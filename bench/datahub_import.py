@@ -4,14 +4,22 @@ sign, submit, overlapped). Prints measurements certified a second, as a ratio to
 ledger's rate for pre-built batches of the same kind (publications and issues), posted with as
 many in flight, measured in the same run.
 
-    .venv/bin/python bench/datahub_import.py [--meters 1000] [--days 30] [--resolution PT15M]
+    .venv/bin/python bench/datahub_import.py [--meters 1000] [--days 30] [--resolution PT15M] [--cores split]
 
 The issue's size is 1,000 meters, a month at 15 minutes: about 2.9 million measurements.
+
+--cores: `shared` lets every process run on every core; `split` (the default on a machine of two
+or more) gives the ledger node the first core and the DataHub side (the service importing, and
+the fake DataHub) the others, in both the import and the yardstick, as when the ledger and the
+DataHub service run on machines of their own. Shared on two cores, the node's verification
+workers and the importer take the same two cores, and the ratio says more of the machine than of
+the importer.
 """
 
 import argparse
 import concurrent.futures
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -85,7 +93,14 @@ def main() -> None:
     parser.add_argument("--meters", type=int, default=40)
     parser.add_argument("--days", type=int, default=2)
     parser.add_argument("--resolution", choices=["PT1H", "PT15M"], default=None)
+    cpus = sorted(os.sched_getaffinity(0))
+    parser.add_argument("--cores", choices=["split", "shared"], default="split" if len(cpus) > 1 else "shared")
     args = parser.parse_args()
+    node_cpus = {cpus[0]} if args.cores == "split" else None
+    if node_cpus is not None:
+        os.sched_setaffinity(0, set(cpus[1:]))  # this process, the importer, and the fake DataHub it starts
+    print(f"cores: {args.cores} (the ledger node on {sorted(node_cpus or cpus)}, the DataHub side on "
+          f"{sorted(os.sched_getaffinity(0))})", flush=True)  # fmt: skip
     fake, fake_port = start_fake(args)
     node = None
     try:
@@ -95,7 +110,7 @@ def main() -> None:
                                 datahub_url=f"http://127.0.0.1:{fake_port}/thirdpartyapi", refresh_token="fake-refresh-token",
                                 auth_issuer="http://127.0.0.1:9")  # fmt: skip
             ledger_data.init(tmp / "ledger", LEDGER, [made["issuer_public_key"]])
-            node = NodeProcess(tmp / "ledger", None)
+            node = NodeProcess(tmp / "ledger", None, cpus=node_cpus)
             node.wait_role("active")
             config = json.loads((tmp / "datahub" / service.CONFIG).read_text())
             config["ledger_url"] = node.url

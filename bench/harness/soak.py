@@ -12,6 +12,7 @@ Used by bench/crash_soak.py (100 kills) and by the test suite (a few).
 import base64
 import contextlib
 import json
+import os
 import random
 import signal
 import socket
@@ -66,7 +67,8 @@ def wait_answering(url: str, process: subprocess.Popen, what: str) -> None:
 class NodeProcess:
     """`origin ledger serve` in a process of its own."""
 
-    def __init__(self, data: Path, database: str | None, port: int | None = None):
+    def __init__(self, data: Path, database: str | None, port: int | None = None, cpus: set[int] | None = None):
+        """`cpus`: the CPUs the node (and its verification workers) may run on; all when None."""
         self.data, self.database = data, database
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -75,7 +77,8 @@ class NodeProcess:
         if database:
             command += ["--database", database]
         self.log = open(data / f"node-{self.port}.log", "ab")  # noqa: SIM115 (open while the process runs)
-        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
+        pin = None if cpus is None else (lambda: os.sched_setaffinity(0, cpus))
+        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=pin)  # noqa: PLW1509
 
     def role(self) -> str | None:
         try:

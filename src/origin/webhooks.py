@@ -160,6 +160,10 @@ class Webhooks:
             conn.execute(delete(self.webhooks).where(self.webhooks.c.id == webhook_id))
         return True
 
+    def listening(self, conn: Connection, events: tuple[str, ...]) -> bool:
+        """Whether any subscriber takes one of these events (else there is nothing to enqueue)."""
+        return any(set(events) & set(row.events.split()) for row in conn.execute(select(self.webhooks.c.events)))
+
     def enqueue(self, conn: Connection, event: str, items: list[tuple[str, dict[str, Any]]], now_s: int) -> None:
         """An outbox row per (subscriber, event) for each (meter owner, data), in the caller's
         transaction: the issuing body's subscribers hear of all, an owner's of their own."""

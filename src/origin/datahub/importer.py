@@ -50,7 +50,7 @@ RETRY_S = 0.5
 CONFIGURATION_CODES = frozenset({"unauthorized", "bad_signature", "invalid_batch"})
 
 
-CLAIM_TRIES = 20
+CLAIM_TRIES = 1000  # claims lost in a row to other importers (each one theirs to publish) before giving up
 CLAIM_ROWS_MAX = 128  # read for a batch: about 65 publications with their issues fill 65,000 bytes
 FETCH_METERS = 100  # meters fetched (10 a call) before their measurements are published
 IN_FLIGHT = 4  # batches submitted at once: the ledger commits them in one group
@@ -255,8 +255,9 @@ class Importer:
         return sum(i["kind"] == "gap" for i in fresh), sum(i["kind"] == "correction" for i in fresh)
 
     def _claim_batch(self, config: Config, report: Report) -> tuple[str, bytes] | None:
-        """Build the next batch and record it, with its measurements, before it is submitted;
-        another importer that claimed some of them first makes this one try again."""
+        """Build the next batch, then record it, with its measurements, before it is submitted;
+        another importer that claimed some of them first makes this one try again (on rows it
+        has not claimed: each try lost is another's progress)."""
         for _ in range(CLAIM_TRIES):
             try:
                 return self._try_claim(config, report)
@@ -265,35 +266,38 @@ class Importer:
         raise LedgerUnavailable("other importers keep claiming the same measurements; run the import again")
 
     def _try_claim(self, config: Config, report: Report) -> tuple[str, bytes] | None:
+        """Read, build and sign outside any transaction (the write lock is held only to claim:
+        the recording of committed batches does not wait for a batch being signed); the claim
+        checks that nobody took the rows meanwhile. A measurement's amount and address never
+        change once stored."""
         now_s = int(self.clock())
-        with self.engine.begin() as conn:
-            if conn.dialect.name == "sqlite":  # take the write lock first: claimers queue up
-                conn.execute(update(ledger_batches).where(ledger_batches.c.id.is_(None)).values(status="PENDING"))
+        with self.engine.connect() as conn:
             rows = conn.execute(
                 select(measurements, meters.c.type, meters.c.sector, meters.c.tech_type, meters.c.fuel_type)
                 .join(meters, meters.c.gsrn == measurements.c.gsrn)
                 .where(measurements.c.address.is_not(None), measurements.c.batch.is_(None), meters_.ready(config.sectors))
                 .order_by(measurements.c.begin_s, measurements.c.gsrn).limit(CLAIM_ROWS_MAX)
             ).fetchall()  # fmt: skip
-            if not rows:
-                return None
-            packer = tx.BatchPacker(transactions_max=self.transactions_per_batch)
-            taken = 0
-            while taken < len(rows) and packer.add(self._unit(rows[taken], config, now_s)):
-                taken += 1
-            rows = rows[:taken]
-            expired = [r for r in rows if _born_expired(r, config, now_s)]
-            report.expired += len(expired)
-            self._record_issues(conn, [{"gsrn": r.gsrn, "begin_s": r.begin_s, "kind": "expired", "seen_s": now_s,
-                                        "detail": "published without a GGO: it would be expired already"}
-                                       for r in expired])  # fmt: skip
-            body = packer.body()
-            batch_id = sha256_hex(body)
+        if not rows:
+            return None
+        packer = tx.BatchPacker(transactions_max=self.transactions_per_batch)
+        taken = 0
+        while taken < len(rows) and packer.add(self._unit(rows[taken], config, now_s)):
+            taken += 1
+        rows = rows[:taken]
+        expired = [r for r in rows if _born_expired(r, config, now_s)]
+        body = packer.body()
+        batch_id = sha256_hex(body)
+        with self.engine.begin() as conn:
             claimed = conn.execute(_CLAIM, [{"g": r.gsrn, "b": r.begin_s, "batch_id": batch_id} for r in rows]).rowcount
             if claimed != len(rows):  # another importer was first: roll back, claim anew
                 raise _Overtaken()
+            self._record_issues(conn, [{"gsrn": r.gsrn, "begin_s": r.begin_s, "kind": "expired", "seen_s": now_s,
+                                        "detail": "published without a GGO: it would be expired already"}
+                                       for r in expired])  # fmt: skip
             conn.execute(_insert_new(conn, ledger_batches).values(id=batch_id, body=body, status="PENDING",
                                                                   created_s=now_s))  # fmt: skip
+        report.expired += len(expired)
         return batch_id, body
 
     def _unit(self, r: Any, config: Config, now_s: int) -> list[dict[str, Any]]:
@@ -376,26 +380,33 @@ class Importer:
                                  .values(status="COMMITTED", seq=seq)).rowcount  # fmt: skip
             if not first:  # another importer resubmitted it too, and recorded it: once is enough
                 return
-            conn.execute(update(measurements).where(measurements.c.batch == batch_id).values(seq=seq))
-            owner_of = {r.address: r.owner for r in conn.execute(
-                select(measurements.c.address, meters.c.owner).join(meters).where(measurements.c.batch == batch_id))}  # fmt: skip
-            published: list[tuple[str, dict[str, Any]]] = []
-            issued: list[tuple[str, dict[str, Any]]] = []
-            for t in json.loads(body)["transactions"]:
-                p = t["payload"]
-                if t["type"] == "publish_measurement":
-                    published.append((owner_of[p["address"]], {
-                        "address": p["address"], "begin": p["begin"], "end": p["end"], "type": p["type"],
-                        "sector": p["sector"], "amount": p["amount"], "seq": seq}))  # fmt: skip
-                else:
-                    issued.append((owner_of[p["measurement"]], {
-                        "address": p["address"], "measurement": p["measurement"], "seq": seq,
-                        "tech_type": p["tech_type"], "fuel_type": p["fuel_type"]}))  # fmt: skip
-            webhooks.enqueue(conn, "measurement.published", published, now_s)
-            webhooks.enqueue(conn, "ggo.issued", issued, now_s)
+            published_n = conn.execute(update(measurements).where(measurements.c.batch == batch_id)
+                                       .values(seq=seq)).rowcount  # fmt: skip
+            if webhooks.listening(conn, webhooks.EVENTS):
+                self._tell(conn, batch_id, body, seq, now_s)
         with self._lock:  # submissions are recorded in several threads
             report.batches += 1
-            report.published += len(published)
+            report.published += published_n
+
+    @staticmethod
+    def _tell(conn: Connection, batch_id: str, body: bytes, seq: int, now_s: int) -> None:
+        """The webhooks' events of a committed batch, in the transaction that records it."""
+        owner_of = {r.address: r.owner for r in conn.execute(
+            select(measurements.c.address, meters.c.owner).join(meters).where(measurements.c.batch == batch_id))}  # fmt: skip
+        published: list[tuple[str, dict[str, Any]]] = []
+        issued: list[tuple[str, dict[str, Any]]] = []
+        for t in json.loads(body)["transactions"]:
+            p = t["payload"]
+            if t["type"] == "publish_measurement":
+                published.append((owner_of[p["address"]], {
+                    "address": p["address"], "begin": p["begin"], "end": p["end"], "type": p["type"],
+                    "sector": p["sector"], "amount": p["amount"], "seq": seq}))  # fmt: skip
+            else:
+                issued.append((owner_of[p["measurement"]], {
+                    "address": p["address"], "measurement": p["measurement"], "seq": seq,
+                    "tech_type": p["tech_type"], "fuel_type": p["fuel_type"]}))  # fmt: skip
+        webhooks.enqueue(conn, "measurement.published", published, now_s)
+        webhooks.enqueue(conn, "ggo.issued", issued, now_s)
 
 
 def _born_expired(r: Any, config: Config, now_s: int) -> bool:

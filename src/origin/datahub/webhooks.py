@@ -7,8 +7,8 @@ from origin.webhooks import ATTEMPTS_MAX, BACKOFF_MAX_S, EVENTS_PER_POST, Webhoo
 
 EVENTS = ("measurement.published", "ggo.issued")
 HOOKS = Webhooks(webhooks, deliveries, EVENTS)
-subscribe, listed, unsubscribe, enqueue, deliver_due = (HOOKS.subscribe, HOOKS.listed, HOOKS.unsubscribe,
-                                                        HOOKS.enqueue, HOOKS.deliver_due)  # fmt: skip
+subscribe, listed, unsubscribe, listening, enqueue, deliver_due = (
+    HOOKS.subscribe, HOOKS.listed, HOOKS.unsubscribe, HOOKS.listening, HOOKS.enqueue, HOOKS.deliver_due)  # fmt: skip
 
-__all__ = ["ATTEMPTS_MAX", "BACKOFF_MAX_S", "EVENTS", "EVENTS_PER_POST", "deliver_due", "enqueue", "listed",
+__all__ = ["ATTEMPTS_MAX", "BACKOFF_MAX_S", "EVENTS", "EVENTS_PER_POST", "deliver_due", "enqueue", "listed", "listening",
            "subscribe", "unsubscribe"]  # fmt: skip

@@ -184,7 +184,7 @@ class Node:
         self._pending: dict[str, Answer] = {}
         self._refused: OrderedDict[str, Outcome] = OrderedDict()  # the newest INVALID outcomes
         self._lock = threading.Lock()  # guards _pending and _refused
-        self._workers = verify_workers or os.cpu_count() or 1
+        self._workers = verify_workers or _cpus()
         self._pool: concurrent.futures.Executor
         if verify_processes:  # spawned, not forked: the node runs threads
             self._pool = concurrent.futures.ProcessPoolExecutor(
@@ -460,6 +460,14 @@ def _done(outcome: Outcome) -> Answer:
     future: Answer = concurrent.futures.Future()
     future.set_result(outcome)
     return future
+
+
+def _cpus() -> int:
+    """The CPUs this process may run on (its affinity, where the system has one: a container's
+    or a pinned node's, not the machine's)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
 
 
 def exit_with_parent(parent_pid: int) -> None:

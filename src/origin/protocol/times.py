@@ -1,5 +1,6 @@
 """Timestamps of PROTOCOL.md section 1: `YYYY-MM-DDTHH:MM:SSZ`, UTC, exactly 20 characters."""
 
+import functools
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -27,5 +28,6 @@ def parse_time(text: object) -> int:
     return (moment - _EPOCH) // _SECOND
 
 
+@functools.lru_cache(maxsize=8192)  # builders format the same periods for many meters in a row
 def format_time(seconds: int) -> str:
     return (_EPOCH + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
