@@ -7,7 +7,7 @@ import contextlib
 from accounts_world import Kill, collector
 from sqlalchemy import func, select
 
-from origin.accounts import db
+from origin.accounts import automation, db
 from origin.accounts.reconcile import reconcile
 
 DAY_S = 86400
@@ -196,3 +196,24 @@ def test_a_run_the_ledger_refuses_is_listed_and_sent_as_automation_failed(world)
     bad = world.post(producer, "/v1/agreements", {"receiver": {"xpub": "xpub-not-really"}, "begin": "2025-10-01T00:00:00Z",
                                                   "rule": "cap", "rule_value": 5})  # fmt: skip
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_agreement"
+
+
+def test_a_backlog_is_routed_run_after_run_without_waiting_for_the_next_period(world, monkeypatch):
+    """A run takes PERIODS_PER_RUN periods; while more are queued, run_due says so and the
+    service's tick wakes itself instead of idling its period (a year of history is a backlog)."""
+    monkeypatch.setattr(automation, "PERIODS_PER_RUN", 3)
+    producer, consumer = world.producer_and_consumer()
+    offer = agree(world, consumer, {"sender": producer["id"], "begin": "2025-10-01T00:00:00Z", "rule": "unmatched"})
+    world.post(producer, f"/v1/agreements/{offer['id']}/accept", {})
+    world.api.put("/v1/automation", json={"enabled": True}, headers=world.as_(producer["token"]))
+    queued = world.service.automation.queued()
+    assert queued > 3
+    world.service._wake.clear()
+    world.service.tick(0)
+    assert world.service._wake.is_set()  # (what it sent queues the periods of its change again)
+    runs = 1
+    while world.service.automation.run_due():
+        runs += 1
+    world.service.follow()
+    assert runs >= queued // 3
+    assert reconcile(world.service.engine, world.service.ledger).differences == []
