@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
+import httpx2
 
 from harness.soak import free_port, serving
 from origin.accounts import service as accounts_service
@@ -59,14 +59,14 @@ def main() -> None:
         with serving(auth.app(), port) as auth_url, serving(accounts.app(), free_port()) as accounts_url:
             user = auth.users.sign_up("bench@example.dk", "Bench", PASSWORD, account=account.id)
             client = auth.register_client(user, "Bench", [], False, ["ggo.read"], ["client_credentials"])
-            token = httpx.post(f"{auth_url}/token", data={"grant_type": "client_credentials", "scope": "ggo.read"},
+            token = httpx2.post(f"{auth_url}/token", data={"grant_type": "client_credentials", "scope": "ggo.read"},
                                auth=(client["client_id"], client["client_secret"])).json()["access_token"]  # fmt: skip
-            checker = JwksAuthenticator(auth_url, ACCOUNTS, lambda url: httpx.get(url).json(),
+            checker = JwksAuthenticator(auth_url, ACCOUNTS, lambda url: httpx2.get(url).json(),
                                         lambda claims: Principal(claims["account"], "owner",
                                                                  frozenset(claims["scope"].split())))  # fmt: skip
             assert checker.authenticate(token) is not None
             check_s = per_call_s(lambda: checker.authenticate(token), args.checks)
-            with httpx.Client(headers={"Authorization": f"Bearer {token}"}) as http:
+            with httpx2.Client(headers={"Authorization": f"Bearer {token}"}) as http:
                 assert http.get(f"{accounts_url}/v1/account").status_code == 200
                 request_s = per_call_s(lambda: http.get(f"{accounts_url}/v1/account"), args.requests)
             print(f"token check (offline, ES256): {check_s * 1e6:.0f} µs; the cheapest protected request "
@@ -75,7 +75,7 @@ def main() -> None:
             people = [auth.users.sign_up(f"p{i}@example.dk", f"P{i}", PASSWORD) for i in range(4)]
 
             def sign_in(n: int) -> None:
-                with httpx.Client(base_url=auth_url) as browser:
+                with httpx2.Client(base_url=auth_url) as browser:
                     csrf = re.search(r'name="csrf" value="([^"]+)"', browser.get("/signin").text)
                     assert csrf
                     r = browser.post("/signin", data={"csrf": csrf.group(1), "email": people[n % 4].email,

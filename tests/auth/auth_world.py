@@ -1,6 +1,6 @@
 """The authorization server on a real port (its issuer URL is the one it is reached at), people
 using it through a cookie-keeping HTTP client as a browser would, and third parties' apps using
-Authlib's own OAuth2 client over httpx."""
+Authlib's own OAuth2 client over httpx2."""
 
 import contextlib
 import re
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
+import httpx2
 from authlib.integrations.httpx_client import OAuth2Client
 from joserfc import jwt
 
@@ -27,7 +27,7 @@ class Person:
     """Someone with a browser: it keeps cookies and follows no redirect by itself."""
 
     world: "AuthWorld"
-    http: httpx.Client
+    http: httpx2.Client
     email: str
 
     def csrf(self, path: str) -> str:
@@ -36,10 +36,10 @@ class Person:
         assert found, (path, page.status_code, page.text[:300])
         return found.group(1)
 
-    def post_form(self, path: str, data: dict, csrf_from: str | None = None) -> httpx.Response:
+    def post_form(self, path: str, data: dict, csrf_from: str | None = None) -> httpx2.Response:
         return self.http.post(path, data={"csrf": self.csrf(csrf_from or path), **data})
 
-    def sign_in(self, password: str = PASSWORD) -> httpx.Response:
+    def sign_in(self, password: str = PASSWORD) -> httpx2.Response:
         return self.post_form("/signin", {"email": self.email, "password": password})
 
     def authorize(self, url: str, decision: str = "allow") -> str:
@@ -61,7 +61,7 @@ class AuthWorld:
 
     def person(self, name: str = "Ada", sign_up: bool = True) -> Person:
         self.count += 1
-        p = Person(self, httpx.Client(base_url=self.url, follow_redirects=False), f"person{self.count}@example.dk")
+        p = Person(self, httpx2.Client(base_url=self.url, follow_redirects=False), f"person{self.count}@example.dk")
         if sign_up:
             r = p.post_form("/signup", {"email": p.email, "name": name, "password": PASSWORD})
             assert r.status_code == 303, r.text[:300]

@@ -4,7 +4,7 @@ rotates them, but a forged key id makes it fetch at most once every REFETCH_S.""
 
 import time
 
-import httpx
+import httpx2
 from joserfc import jwt
 
 from origin.auth.keys import PUBLISH_AHEAD_S
@@ -18,7 +18,7 @@ def checker(world, audience=ACCOUNTS, issuer=None, clock=time.monotonic):
 
     def fetch(url):
         fetched.append(url)
-        return httpx.get(url).json()
+        return httpx2.get(url).json()
 
     def principal(claims):
         return Principal(claims["sub"], "owner", frozenset(claims["scope"].split()))

@@ -1,5 +1,5 @@
 """OAuth 2.0 and OpenID Connect as a third party's app meets them, with Authlib's own client
-over httpx against the real server: the code flow with PKCE, refresh rotation, client
+over httpx2 against the real server: the code flow with PKCE, refresh rotation, client
 credentials, revocation, introspection, metadata, keys; and RFC 9700's attacks."""
 
 import re
@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-import httpx
+import httpx2
 import pytest
 from authlib.integrations.httpx_client import OAuthError
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
@@ -19,7 +19,7 @@ from origin.auth.oauth import ACCOUNTS, DATAHUB
 
 
 def keys(world) -> KeySet:
-    return KeySet.import_key_set(httpx.get(f"{world.url}/jwks.json").json())
+    return KeySet.import_key_set(httpx2.get(f"{world.url}/jwks.json").json())
 
 
 def claims_of(world, token: str) -> tuple[dict, dict]:
@@ -103,7 +103,7 @@ def test_pkce_is_required_s256_only_and_checked(world):
         app.fetch_token(f"{world.url}/token", authorization_response=back, code_verifier="w" * 50)
     url, _ = app.create_authorization_url(f"{world.url}/authorize", code_verifier="r" * 50)
     code = query_of(ada.authorize(url))["code"]
-    r = httpx.post(f"{world.url}/token", data={"grant_type": "authorization_code", "code": code,
+    r = httpx2.post(f"{world.url}/token", data={"grant_type": "authorization_code", "code": code,
                                                "redirect_uri": client["redirect_uris"][0]},
                    auth=(client["client_id"], client["client_secret"]))  # fmt: skip
     assert r.status_code == 400 and r.json()["error"] == "invalid_request"  # no verifier: a downgrade
@@ -121,7 +121,7 @@ def test_a_code_used_twice_revokes_what_it_gave(world):
         app.fetch_token(f"{world.url}/token", authorization_response=back, code_verifier=verifier)
     with pytest.raises(OAuthError, match="invalid_grant"):
         app.refresh_token(f"{world.url}/token", refresh_token=token["refresh_token"])
-    inspected = httpx.post(f"{world.url}/introspect", data={"token": token["access_token"]},
+    inspected = httpx2.post(f"{world.url}/introspect", data={"token": token["access_token"]},
                            auth=(client["client_id"], client["client_secret"])).json()  # fmt: skip
     assert inspected == {"active": False}
 
@@ -147,7 +147,7 @@ def test_implicit_and_password_grants_do_not_exist(world):
     q = {"response_type": "token", "client_id": client["client_id"], "redirect_uri": client["redirect_uris"][0]}
     r = ada.http.get(f"/authorize?{urlencode(q)}")
     assert r.status_code == 302 and query_of(r.headers["location"])["error"] == "unsupported_response_type"
-    r = httpx.post(f"{world.url}/token", data={"grant_type": "password", "username": ada.email, "password": "x"},
+    r = httpx2.post(f"{world.url}/token", data={"grant_type": "password", "username": ada.email, "password": "x"},
                    auth=(client["client_id"], client["client_secret"]))  # fmt: skip
     assert r.status_code == 400 and r.json()["error"] == "unsupported_grant_type"
 
@@ -177,17 +177,17 @@ def test_refresh_tokens_rotate_and_a_replayed_one_revokes_the_family(world):
 def test_client_credentials_act_for_the_owner_and_only_for_confidential_clients(world):
     ada = world.person()
     client = world.client(ada, credentials=True, scope="ggo.read reports.read")
-    r = httpx.post(f"{world.url}/token", data={"grant_type": "client_credentials", "scope": "ggo.read"},
+    r = httpx2.post(f"{world.url}/token", data={"grant_type": "client_credentials", "scope": "ggo.read"},
                    auth=(client["client_id"], client["client_secret"]))  # fmt: skip
     assert r.status_code == 200, r.text
     _, claims = claims_of(world, r.json()["access_token"])
     assert claims["sub"] == client["client_id"] and claims["act_for"] == world.svc.users.by_email(ada.email).id
     assert "refresh_token" not in r.json()
-    bad = httpx.post(f"{world.url}/token", data={"grant_type": "client_credentials"},
+    bad = httpx2.post(f"{world.url}/token", data={"grant_type": "client_credentials"},
                      auth=(client["client_id"], "not the secret"))  # fmt: skip
     assert bad.status_code == 401 and bad.json()["error"] == "invalid_client"
     public = world.client(ada, public=True, redirect_uri="http://127.0.0.1:7777/cb")
-    r = httpx.post(f"{world.url}/token", data={"grant_type": "client_credentials", "client_id": public["client_id"]})
+    r = httpx2.post(f"{world.url}/token", data={"grant_type": "client_credentials", "client_id": public["client_id"]})
     assert r.status_code in (400, 401)
 
 
@@ -197,26 +197,26 @@ def test_revocation_and_introspection(world):
     other = world.client(ada)
     _, token, _ = world.code_flow(ada, client)
     auth = (client["client_id"], client["client_secret"])
-    inspected = httpx.post(f"{world.url}/introspect", data={"token": token["access_token"]}, auth=auth).json()
+    inspected = httpx2.post(f"{world.url}/introspect", data={"token": token["access_token"]}, auth=auth).json()
     assert inspected["active"] is True and inspected["sub"] == world.svc.users.by_email(ada.email).id
-    by_other = httpx.post(f"{world.url}/introspect", data={"token": token["access_token"]},
+    by_other = httpx2.post(f"{world.url}/introspect", data={"token": token["access_token"]},
                           auth=(other["client_id"], other["client_secret"])).json()  # fmt: skip
     assert by_other == {"active": False}
-    assert httpx.post(f"{world.url}/revoke", data={"token": token["access_token"]}, auth=auth).status_code == 200
-    assert httpx.post(f"{world.url}/introspect", data={"token": token["access_token"]}, auth=auth).json() == {
+    assert httpx2.post(f"{world.url}/revoke", data={"token": token["access_token"]}, auth=auth).status_code == 200
+    assert httpx2.post(f"{world.url}/introspect", data={"token": token["access_token"]}, auth=auth).json() == {
         "active": False
     }
-    assert httpx.post(f"{world.url}/revoke", data={"token": token["refresh_token"]}, auth=auth).status_code == 200
-    r = httpx.post(f"{world.url}/token", data={"grant_type": "refresh_token", "refresh_token": token["refresh_token"]},
+    assert httpx2.post(f"{world.url}/revoke", data={"token": token["refresh_token"]}, auth=auth).status_code == 200
+    r = httpx2.post(f"{world.url}/token", data={"grant_type": "refresh_token", "refresh_token": token["refresh_token"]},
                    auth=auth)  # fmt: skip
     assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
-    assert httpx.post(f"{world.url}/userinfo", headers={"Authorization": f"Bearer {token['access_token']}"}
+    assert httpx2.post(f"{world.url}/userinfo", headers={"Authorization": f"Bearer {token['access_token']}"}
                       ).status_code == 401  # fmt: skip
 
 
 def test_metadata_and_discovery(world):
     for path in ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"):
-        meta = httpx.get(f"{world.url}{path}").json()
+        meta = httpx2.get(f"{world.url}{path}").json()
         assert meta["issuer"] == world.url and meta["code_challenge_methods_supported"] == ["S256"]
         assert meta["authorization_response_iss_parameter_supported"] is True
         assert meta["response_types_supported"] == ["code"] and "implicit" not in meta["grant_types_supported"]
@@ -228,7 +228,7 @@ def test_keys_rotate_without_downtime(world):
     _, before, _ = world.code_flow(ada, client)
     old_kid = claims_of(world, before["access_token"])[0]["kid"]
     new_kid = world.svc.keys.rotate()
-    published = {k["kid"] for k in httpx.get(f"{world.url}/jwks.json").json()["keys"]}
+    published = {k["kid"] for k in httpx2.get(f"{world.url}/jwks.json").json()["keys"]}
     assert published == {old_kid, new_kid}  # published before it signs
     app = world.oauth(client)
     meanwhile = app.refresh_token(f"{world.url}/token", refresh_token=before["refresh_token"])

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from urllib.parse import parse_qs, urljoin, urlsplit
 
-import httpx
+import httpx2
 
 from harness.scratch import scratch_database
 from harness.soak import free_port, wait_answering
@@ -30,7 +30,7 @@ def origin(*args: object) -> str:
     return done.stdout
 
 
-def form(browser: httpx.Client, url: str, fields: dict[str, str]) -> httpx.Response:
+def form(browser: httpx2.Client, url: str, fields: dict[str, str]) -> httpx2.Response:
     """Fill in and send the form the page at `url` shows, as a browser would: its hidden fields
     (the CSRF token, where to go next) with it."""
     page = browser.get(url)
@@ -90,7 +90,7 @@ def test_each_part_its_own_process_on_postgresql(tmp_path: Path, postgres_admin:
 
 
 def sign_up_through_the_web_app(url: dict[str, str]) -> None:
-    with httpx.Client(follow_redirects=False, timeout=30) as browser:
+    with httpx2.Client(follow_redirects=False, timeout=30) as browser:
         to_signup = browser.get(f"{url['web']}/login?signup=true").headers["location"]
         assert to_signup.startswith(f"{url['auth']}/signup?next=%2Fauthorize")
         made = form(browser, to_signup, {"email": "ada@example.dk", "name": "Ada", "password": "correct horse battery"})

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
+import httpx2
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.httpx_client import OAuth2Client
 from authlib.oauth2 import OAuth2Error
@@ -134,7 +134,7 @@ class WebApp:
     def __init__(self, config: Config):
         self.config = config
         self.sessions = _Sessions()
-        self.http = httpx.Client(timeout=35.0, follow_redirects=False)
+        self.http = httpx2.Client(timeout=35.0, follow_redirects=False)
         self.secure = config.public_url.startswith("https://")
         self.log_key = note.Verifier.parse(config.log_key)
 
@@ -170,7 +170,7 @@ class WebApp:
             token = client.fetch_token(f"{self.config.auth_issuer}/token", code=query.get("code", ""),
                                        code_verifier=verifier)  # fmt: skip
             me = client.get(f"{self.config.auth_issuer}/userinfo").json()
-        except (OAuthError, OAuth2Error, httpx.HTTPError, ValueError) as exc:
+        except (OAuthError, OAuth2Error, httpx2.HTTPError, ValueError) as exc:
             raise _SignedOut(f"the sign-in could not be finished: {exc}") from None
         session = _Session(dict(token), str(me.get("name", "")), str(me.get("email", "")))
         status, _, _ = self.call(session, "GET", "accounts", "v1/account", "", None)
@@ -183,7 +183,7 @@ class WebApp:
         authorization server answers: the token expires on its own)."""
         self.sessions.drop(sid)
         if session.token.get("refresh_token"):
-            with contextlib.suppress(httpx.HTTPError, OAuthError, OAuth2Error):
+            with contextlib.suppress(httpx2.HTTPError, OAuthError, OAuth2Error):
                 self.oauth(session.token).revoke_token(f"{self.config.auth_issuer}/revoke",
                                                        session.token["refresh_token"], token_type_hint="refresh_token")  # noqa: S106  # fmt: skip
 
@@ -195,7 +195,7 @@ class WebApp:
                     raise _SignedOut("the session has expired")
                 try:
                     renewed = self.oauth(session.token).refresh_token(f"{self.config.auth_issuer}/token")
-                except (OAuthError, OAuth2Error, httpx.HTTPError) as exc:
+                except (OAuthError, OAuth2Error, httpx2.HTTPError) as exc:
                     raise _SignedOut(f"the session could not be renewed: {exc}") from None
                 session.token = dict(renewed)
             return str(session.token["access_token"])
@@ -211,7 +211,7 @@ class WebApp:
         url = f"{base}/{path}" + (f"?{query}" if query else "")
         try:
             r = self.http.request(method, url, content=body, headers=headers)
-        except httpx.HTTPError as exc:
+        except httpx2.HTTPError as exc:
             message = f"the {service} service does not answer: {exc}"
             return 503, json.dumps({"error": {"code": "unavailable", "message": message}}).encode(), "application/json"
         return r.status_code, r.content, r.headers.get("content-type", "application/json")
