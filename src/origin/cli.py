@@ -18,6 +18,8 @@ from origin.protocol.genesis import DEFAULT_GGO_LIFETIME_S, DEFAULT_RESOLUTIONS_
 from origin.protocol.wallet import Wallet
 from origin.web.cli import web
 
+DATA_OPTION = data_option()  # a part's folder (commands with more to say give their own help)
+
 
 @click.group()
 def main():
@@ -90,7 +92,7 @@ def _open(data: Path, database: str | None):
 
 
 @ledger.command("serve")
-@data_option()
+@DATA_OPTION
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8700, type=click.IntRange(1, 65535), show_default=True)
 @DATABASE_OPTION
@@ -163,7 +165,7 @@ def serve(store, signer, host: str, port: int, demo_data: Path | None = None, au
 
 
 @ledger.command("replay")
-@data_option()
+@DATA_OPTION
 @DATABASE_OPTION
 def ledger_replay(data, database):
     """Rebuild the state from the log alone; compare it with the stored state and checkpoint."""
@@ -296,7 +298,7 @@ def _seconds(text: str) -> int:
 
 
 @datahub.command("init")
-@data_option()
+@DATA_OPTION
 @click.option("--ledger-url", required=True)
 @click.option("--ledger-id", required=True)
 @click.option("--datahub-url", required=True, help="The DataHub third-party API's base URL.")
@@ -352,7 +354,7 @@ def _service(data: Path):
 
 
 @datahub.command("sync")
-@data_option()
+@DATA_OPTION
 def datahub_sync(data):
     """Bring the meters in line with the DataHub: the metering points of every authorisation."""
     from origin.datahub.client import DataHubError
@@ -383,9 +385,6 @@ def _meter_change(data: Path, gsrn: str, change) -> None:
         fail(str(exc))
     finally:
         svc.stop()
-
-
-DATA_OPTION = data_option()
 
 
 @datahub_meter.command("list")
@@ -467,7 +466,7 @@ def meter_release(data, gsrn):
 
 
 @datahub.command("import")
-@data_option()
+@DATA_OPTION
 @_time_option("--from")
 @_time_option("--to")
 def datahub_import(data, time_from, time_to):
@@ -500,7 +499,7 @@ def datahub_import(data, time_from, time_to):
 
 
 @datahub.command("serve")
-@data_option()
+@DATA_OPTION
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8702, type=click.IntRange(1, 65535), show_default=True)
 def datahub_serve(data, host, port):

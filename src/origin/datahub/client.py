@@ -95,7 +95,7 @@ class DataHubClient:
         self.base_url, self.refresh_token = base_url.rstrip("/"), refresh_token
         self._request, self._sleep, self._clock = request, sleep, clock
         self._token_file = token_file
-        self._access: tuple[str, float] | None = self._kept()  # token, renew after
+        self._access: tuple[str, float] | None = None  # token, renew after
         self._token_limit = RateLimiter(TOKEN_CALLS_PER_MINUTE, clock, sleep)
         self._call_limit = RateLimiter(CALLS_PER_MINUTE, clock, sleep)
 
@@ -119,14 +119,15 @@ class DataHubClient:
         except (OSError, DataHubError):
             return None
 
-    def _keep(self, token: str) -> None:
+    def _keep(self, token: str | None) -> None:
+        """Keep the token for the service's other processes; None: the kept one is refused, drop it."""
         if self._token_file is None:
             return
         try:
-            if token:
-                rewrite_private(self._token_file, token)
-            else:
+            if token is None:
                 self._token_file.unlink(missing_ok=True)
+            else:
+                rewrite_private(self._token_file, token)
         except OSError:  # another process wrote it at the same moment: its token serves as well
             pass
 
@@ -151,7 +152,7 @@ class DataHubClient:
             status, answer = self._send(method, path, data, self._token())
             if status == 401 and not renewed:  # revoked or expired early: renew it once
                 self._access = None
-                self._keep("")
+                self._keep(None)
                 continue
             if status == 400:
                 raise _refusal(method, path, answer)
