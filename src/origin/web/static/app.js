@@ -220,7 +220,7 @@ async function dashboard() {
 
 async function ggos() {
   const main = page("Your GGOs", loading());
-  const results = h("div");
+  const results = h("div", {}, loading());
   const summary = h("div");
   const filters = form([
     choice("State", "state", [["", "any"], ...STATES.map((s) => [s, s])]),
@@ -235,11 +235,15 @@ async function ggos() {
   const csv = h("a", { href: "api/accounts/v1/export/ggos.csv", download: "ggos.csv" }, "Download all as CSV");
   main.replaceChildren(main.firstChild, h("h2", {}, "By state and technology"), summary,
     h("h2", {}, "The GGOs"), filters, h("p", {}, csv), results);
+  let asked = 0; // the list shown is the last one asked for, whichever answer comes last
+  const first = list({ limit: 200 });
 
   async function list(query) {
+    const mine = ++asked;
     results.replaceChildren(loading());
     const got = await api("accounts", "v1/ggos", { query });
     const name = await label(got.ggos.map((g) => g.tech_type));
+    if (mine !== asked) return;
     results.replaceChildren(table("Your GGOs", [
       ["Period", (g) => when(g.begin)], ["Amount", (g) => wh(g.amount_wh), true], ["Sector", (g) => g.sector],
       ["Technology", (g) => name(g.tech_type)], ["State", (g) => h("span", { class: `state ${g.state}` }, g.state)],
@@ -247,8 +251,8 @@ async function ggos() {
     ], got.ggos, "No GGOs match these filters."));
   }
   const sums = await Promise.all(STATES.map((state) => api("accounts", "v1/ggos/summary", { query: { resolution: "year", state } })));
-  const first = await api("accounts", "v1/ggos", { query: { limit: 1000 } });
-  const techs = [...new Set(first.ggos.map((g) => g.tech_type))];
+  const held = await api("accounts", "v1/ggos", { query: { limit: 1000 } });
+  const techs = [...new Set(held.ggos.map((g) => g.tech_type))];
   const name = await label(techs);
   const byTech = await Promise.all(techs.map((t) => api("accounts", "v1/ggos/summary", { query: { resolution: "year", tech_type: t } })));
   const total = (rows) => rows.reduce((s, r) => s + r.amount_wh, 0);
@@ -258,7 +262,7 @@ async function ggos() {
       STATES.map((s, i) => [s, sums[i]]).filter((r) => count(r[1])), "You hold no GGOs yet."),
     table("GGOs by technology", [["Technology", (r) => name(r[0])], ["Amount", (r) => wh(total(r[1])), true]],
       techs.map((t, i) => [t, byTech[i]]), ""));
-  await list({ limit: 200 });
+  await first;
 }
 
 async function meters() {
