@@ -2,6 +2,7 @@
 published exactly once, even when the import is killed half-way and run again."""
 
 import json
+import threading
 
 import pytest
 from datahub_world import BEGIN, END, FLEET, SECTORS, Kill
@@ -9,6 +10,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
 from origin.datahub import db, gsrn, meters, synthetic, timeseries
+from origin.datahub import importer as importer_module
+from origin.datahub.client import DataHubError
 from origin.datahub.fake import create_fake_app
 from origin.datahub.importer import LedgerRefusesIssuer, LedgerUnavailable, Report
 from origin.protocol import addresses
@@ -206,3 +209,61 @@ def test_readings_outside_the_authorisation_are_not_stored(make_world):
     report = world.importer().run(BEGIN, END, sync=False)  # the DataHub's own list would say so too
     assert report.outside_access > 0
     assert all(r.end_s <= ends for r in certified(world.engine))
+
+
+def test_stored_meters_are_published_while_the_next_are_fetched(make_world, monkeypatch):
+    """The DataHub's answer for the second share of meters comes only once a batch of the first
+    is on the ledger: an importer that fetched everything before publishing would wait for ever."""
+    monkeypatch.setattr(importer_module, "FETCH_METERS", 4)
+    world = make_world()
+    importer_ = world.importer()
+    committed = threading.Event()
+    real_post, real_timeseries = importer_.post, world.datahub.timeseries
+    calls = []
+
+    def post(method, url, body=None, **kw):
+        answer = real_post(method, url, body, **kw)
+        if method == "POST":
+            committed.set()
+        return answer
+
+    def timeseries(gsrns, begin_s, end_s):
+        calls.append(gsrns)
+        if len(calls) > 1:
+            assert committed.wait(30), "nothing was published while the next meters were fetched"
+        return real_timeseries(gsrns, begin_s, end_s)
+
+    importer_.post, world.datahub.timeseries = post, timeseries
+    report = importer_.run(BEGIN, END)
+    assert [len(c) for c in calls] == [4, 4]
+    assert report.published == len(certified(world.engine)) == len(set(world.ledger.publications())) > 0
+
+
+@pytest.mark.parametrize("failure", [DataHubError("the DataHub refused: 50000"), Kill()])
+def test_a_failed_fetch_stops_the_import_and_the_next_run_publishes_everything_once(make_world, monkeypatch,
+                                                                                      failure):  # fmt: skip
+    """The second share of meters fails (the DataHub's error, or the process killed): the
+    import stops with it, what it had claimed is published or resubmitted, and the next run
+    publishes every certified measurement exactly once."""
+    monkeypatch.setattr(importer_module, "FETCH_METERS", 4)
+    world = make_world()
+    importer_ = world.importer()
+    real_timeseries = world.datahub.timeseries
+    calls = []
+
+    def timeseries(gsrns, begin_s, end_s):
+        calls.append(gsrns)
+        if len(calls) == 2:
+            raise failure
+        return real_timeseries(gsrns, begin_s, end_s)
+
+    world.datahub.timeseries = timeseries
+    with pytest.raises(type(failure)):
+        importer_.run(BEGIN, END)
+    world.datahub.timeseries = real_timeseries
+    report = world.importer().run(BEGIN, END)
+    rows = certified(world.engine)
+    assert {r.gsrn for r in rows} == {m.gsrn for m in FLEET if m.type_of_mp in ("E17", "E18")}
+    assert all(r.seq is not None for r in rows) and report.stored > 0
+    published = world.ledger.publications()
+    assert sorted(published) == sorted(r.address for r in rows)

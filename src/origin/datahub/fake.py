@@ -19,6 +19,7 @@ What it does as the live API does:
 """
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -352,7 +353,14 @@ def _bucket(begin: int, unit: int | str) -> tuple[int, int]:
     """The period of an aggregation unit (seconds, or a Danish day, month or year) holding `begin`."""
     if isinstance(unit, int):
         return begin - begin % unit, begin - begin % unit + unit
-    day = danish_date(begin)
+    return _local_bucket(begin - begin % 3600, unit)
+
+
+@functools.lru_cache(maxsize=1024)
+def _local_bucket(hour_s: int, unit: str) -> tuple[int, int]:
+    """The Danish day, month or year holding the hour that starts at hour_s (Danish time is a
+    whole number of hours from UTC: every hour of a bucket is in it whole)."""
+    day = danish_date(hour_s)
     first = {"day": day, "month": day.replace(day=1), "year": day.replace(month=1, day=1)}[unit]
     after = {"day": first + timedelta(days=1), "month": (first + timedelta(days=32)).replace(day=1),
              "year": first.replace(year=first.year + 1)}[unit]  # fmt: skip

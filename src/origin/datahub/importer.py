@@ -33,6 +33,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from origin import database
 from origin.client import http
 from origin.datahub import meters as meters_
 from origin.datahub import webhooks
@@ -50,9 +51,10 @@ RETRY_S = 0.5
 CONFIGURATION_CODES = frozenset({"unauthorized", "bad_signature", "invalid_batch"})
 
 
+STORE_ROWS = 2000  # measurements stored a transaction: claims and records wait for no longer write
 CLAIM_TRIES = 1000  # claims lost in a row to other importers (each one theirs to publish) before giving up
 CLAIM_ROWS_MAX = 128  # read for a batch: about 65 publications with their issues fill 65,000 bytes
-FETCH_METERS = 100  # meters fetched (10 a call) before their measurements are published
+FETCH_METERS = 10  # meters fetched (one call's) and stored at a time, while the stored ones are published
 IN_FLIGHT = 4  # batches submitted at once: the ledger commits them in one group
 # The measurements claimed for a batch, each by its primary key, if nobody claimed it first: one
 # statement built once, run for all the batch's rows at once (its row count is their sum).
@@ -102,6 +104,61 @@ class _Submissions:
         self.pool.shutdown()
         if failure is not None and exc[0] is None:
             raise failure
+
+
+class _Fetcher:
+    """Readings fetched and stored, FETCH_METERS meters at a time, in a thread of their own, so
+    that the DataHub's answers are parsed and stored while stored measurements are published.
+    Its failure is raised in the caller's thread, at `wait`."""
+
+    def __init__(self, importer: "Importer", gsrns: list[str], begin_s: int, end_s: int, report: "Report",
+                 progress: Callable[[str, int, int], None]):  # fmt: skip
+        self.importer, self.gsrns, self.begin_s, self.end_s = importer, gsrns, begin_s, end_s
+        self.report, self.progress = report, progress
+        self.changed = threading.Condition()
+        self.shares, self.finished, self.stopping = 0, False, False
+        self.failure: BaseException | None = None
+        self.thread = threading.Thread(target=self._fetch, name="fetch", daemon=True)
+
+    def _fetch(self) -> None:
+        try:
+            for i in range(0, len(self.gsrns), FETCH_METERS):
+                if self.stopping:
+                    break
+                readings, errors = self.importer.datahub.timeseries(self.gsrns[i : i + FETCH_METERS], self.begin_s,
+                                                                    self.end_s)  # fmt: skip
+                self.report.readings += len(readings)
+                self.report.errors += errors
+                self.importer.store(readings, self.report)
+                self.progress("importing meters", min(i + FETCH_METERS, len(self.gsrns)), len(self.gsrns))
+                with self.changed:
+                    self.shares += 1
+                    self.changed.notify_all()
+        except BaseException as error:  # Kill (tests) included: the caller's thread raises it
+            self.failure = error
+        with self.changed:
+            self.finished = True
+            self.changed.notify_all()
+
+    def state(self) -> tuple[int, bool]:
+        """(shares stored, whether all are): taken before a pass over what is stored."""
+        with self.changed:
+            if self.failure is not None:
+                raise self.failure
+            return self.shares, self.finished
+
+    def wait(self, shares: int) -> None:
+        """Until a share more than `shares` is stored, or the fetching has ended."""
+        with self.changed:
+            self.changed.wait_for(lambda: self.shares > shares or self.finished)
+
+    def __enter__(self) -> "_Fetcher":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopping = True  # after a failure of the caller's, the share being fetched is the last
+        self.thread.join()
 
 
 def _in_meter_spans(conn: Connection, table: Any, keys: list[tuple[str, int]], *columns: Any) -> list[Any]:
@@ -178,8 +235,9 @@ class Importer:
 
     def run(self, begin_s: int, end_s: int, progress: Callable[[str, int, int], None] = lambda *a: None,
             sync: bool = True) -> Report:  # fmt: skip
-        """Import [begin_s, end_s): meters fetched a few calls at a time, each share stored and
-        its batches built, signed and submitted (IN_FLIGHT at once) while the next is fetched."""
+        """Import [begin_s, end_s): meters fetched and stored a call's worth at a time (in a
+        thread), while what is stored is built and signed into batches (in this one) and
+        submitted (IN_FLIGHT at once)."""
         report = Report()
         config = self.ledger_config()
         if sync:
@@ -191,52 +249,58 @@ class Importer:
         with _Submissions(self, report) as submissions:
             for row in pending:  # first what a killed run left unanswered: the same bytes again
                 submissions.submit(row.id, row.body)
-            for i in range(0, len(gsrns), FETCH_METERS):
-                readings, errors = self.datahub.timeseries(gsrns[i : i + FETCH_METERS], begin_s, end_s)
-                report.readings += len(readings)
-                report.errors += errors
-                self.store(readings, report)
-                progress("importing meters", min(i + FETCH_METERS, len(gsrns)), len(gsrns))
-                while (claimed := self._claim_batch(config, report)) is not None:
-                    submissions.submit(*claimed)
+            with _Fetcher(self, gsrns, begin_s, end_s, report, progress) as fetcher:
+                while True:
+                    shares, finished = fetcher.state()
+                    while (claimed := self._claim_batch(config, report)) is not None:
+                        submissions.submit(*claimed)
+                    if finished:  # everything was stored before this pass
+                        break
+                    fetcher.wait(shares)
         return report
 
     def store(self, readings: list[Any], report: Report) -> None:
+        """Store the readings: what is new is read and its addresses derived first, with no
+        transaction open; the write only adds what is not there (another importer may have)."""
         now_s = int(self.clock())
-        with self.engine.begin() as conn:
+        with self.engine.connect() as conn:
             known = {row.gsrn: row for row in conn.execute(select(meters))}
-            views = {g: BIP32.from_xpub(m.meter_xpub) for g, m in known.items() if m.meter_xpub}
             stored = self._stored(conn, [(r.gsrn, r.begin_s) for r in readings])
-            new, issues = [], []
-            for r in readings:
-                meter = known.get(r.gsrn)
-                if meter is None:
-                    continue
-                if r.end_s > now_s:  # a DataHub must not know the future; never certify it
-                    report.future += 1
-                    continue
-                if (meter.access_from_s is not None and r.begin_s < meter.access_from_s) or (
-                        meter.access_to_s is not None and r.end_s > meter.access_to_s):  # fmt: skip
-                    report.outside_access += 1
-                    continue
-                if not r.certified:
-                    issues.append({"gsrn": r.gsrn, "begin_s": r.begin_s, "kind": "gap", "seen_s": now_s,
-                                   "detail": f"quality {r.quality}, amount {r.amount_wh}"})  # fmt: skip
-                    continue
-                previous = stored.get((r.gsrn, r.begin_s))
-                if previous is None:
-                    view = views.get(r.gsrn)
-                    address = None if view is None else wallet.measurement_address(view, r.begin_s)
-                    new.append({"gsrn": r.gsrn, "begin_s": r.begin_s, "end_s": r.end_s,
-                                "amount_wh": r.amount_wh, "address": address})  # fmt: skip
-                    stored[(r.gsrn, r.begin_s)] = r.amount_wh
-                elif previous != r.amount_wh:
-                    issues.append({"gsrn": r.gsrn, "begin_s": r.begin_s, "kind": "correction", "seen_s": now_s,
-                                   "detail": f"published {previous} Wh, the DataHub now says {r.amount_wh} Wh"})  # fmt: skip
-            if new:
-                conn.execute(_insert_new(conn, measurements), new)  # another importer may have stored some
-            report.gaps, report.corrections = self._record_issues(conn, issues)
+        views = {g: BIP32.from_xpub(m.meter_xpub) for g, m in known.items() if m.meter_xpub}
+        new, issues = [], []
+        for r in readings:
+            meter = known.get(r.gsrn)
+            if meter is None:
+                continue
+            if r.end_s > now_s:  # a DataHub must not know the future; never certify it
+                report.future += 1
+                continue
+            if (meter.access_from_s is not None and r.begin_s < meter.access_from_s) or (
+                    meter.access_to_s is not None and r.end_s > meter.access_to_s):  # fmt: skip
+                report.outside_access += 1
+                continue
+            if not r.certified:
+                issues.append({"gsrn": r.gsrn, "begin_s": r.begin_s, "kind": "gap", "seen_s": now_s,
+                               "detail": f"quality {r.quality}, amount {r.amount_wh}"})  # fmt: skip
+                continue
+            previous = stored.get((r.gsrn, r.begin_s))
+            if previous is None:
+                view = views.get(r.gsrn)
+                address = None if view is None else wallet.measurement_address(view, r.begin_s)
+                new.append({"gsrn": r.gsrn, "begin_s": r.begin_s, "end_s": r.end_s,
+                            "amount_wh": r.amount_wh, "address": address})  # fmt: skip
+                stored[(r.gsrn, r.begin_s)] = r.amount_wh
+            elif previous != r.amount_wh:
+                issues.append({"gsrn": r.gsrn, "begin_s": r.begin_s, "kind": "correction", "seen_s": now_s,
+                               "detail": f"published {previous} Wh, the DataHub now says {r.amount_wh} Wh"})  # fmt: skip
+        for i in range(0, len(new), STORE_ROWS):  # another importer may have stored some
+            with database.writes(self.engine) as conn:
+                conn.execute(_insert_new(conn, measurements), new[i : i + STORE_ROWS])
+        with database.writes(self.engine) as conn:
+            gaps, corrections = self._record_issues(conn, issues)
         report.stored += len(new)
+        report.gaps += gaps
+        report.corrections += corrections
 
     @staticmethod
     def _stored(conn: Connection, keys: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
@@ -288,7 +352,7 @@ class Importer:
         expired = [r for r in rows if _born_expired(r, config, now_s)]
         body = packer.body()
         batch_id = sha256_hex(body)
-        with self.engine.begin() as conn:
+        with database.writes(self.engine) as conn:
             claimed = conn.execute(_CLAIM, [{"g": r.gsrn, "b": r.begin_s, "batch_id": batch_id} for r in rows]).rowcount
             if claimed != len(rows):  # another importer was first: roll back, claim anew
                 raise _Overtaken()
@@ -342,7 +406,7 @@ class Importer:
         now_s = int(self.clock())
         transactions = json.loads(body)["transactions"]
         index = error.get("transaction")
-        with self.engine.begin() as conn:
+        with database.writes(self.engine) as conn:
             conn.execute(update(ledger_batches).where(ledger_batches.c.id == batch_id)
                          .values(status="INVALID", error=json.dumps(error)))  # fmt: skip
             conn.execute(update(measurements).where(measurements.c.batch == batch_id).values(batch=None))
@@ -374,7 +438,7 @@ class Importer:
 
     def _record(self, batch_id: str, body: bytes, seq: int, report: Report) -> None:
         now_s = int(self.clock())
-        with self.engine.begin() as conn:
+        with database.writes(self.engine) as conn:
             first = conn.execute(update(ledger_batches).where(ledger_batches.c.id == batch_id,
                                                               ledger_batches.c.status == "PENDING")
                                  .values(status="COMMITTED", seq=seq)).rowcount  # fmt: skip

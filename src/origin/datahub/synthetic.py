@@ -4,6 +4,7 @@ stronger), households' morning and evening peaks and weekends, a factory's worki
 Values are a deterministic function of the meter and the hour, so a fake DataHub answers the
 same question the same way every time."""
 
+import functools
 import hashlib
 import math
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ def _noise(*parts) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
+@functools.lru_cache(maxsize=1024)  # a quarter-hourly meter's four quarters share their hour's
 def hourly_wh(meter: FakeMeter, begin_s: int) -> int:
     _, _, _, peak = KINDS[meter.kind]
     local = datetime.fromtimestamp(begin_s, UTC).astimezone(COPENHAGEN)
@@ -76,9 +78,15 @@ def quality(meter: FakeMeter, begin_s: int) -> str:
 def quarter_wh(meter: FakeMeter, begin_s: int) -> int:
     """A quarter of the hour's energy, rounded to the nearest Wh, shaded within the hour."""
     hour_start = begin_s - begin_s % HOUR_S
-    weights = [1.0 + 0.1 * (_noise(meter.gsrn, "q", hour_start, q) - 0.5) for q in range(4)]
-    share = weights[(begin_s - hour_start) // 900] / sum(weights)
-    return round(hourly_wh(meter, hour_start) * share)
+    return round(hourly_wh(meter, hour_start) * _quarter_shares(meter.gsrn, hour_start)[(begin_s - hour_start) // 900])
+
+
+@functools.lru_cache(maxsize=1024)
+def _quarter_shares(gsrn: str, hour_start: int) -> tuple[float, ...]:
+    """The shares of an hour's four quarters."""
+    weights = [1.0 + 0.1 * (_noise(gsrn, "q", hour_start, q) - 0.5) for q in range(4)]
+    total = sum(weights)
+    return tuple(w / total for w in weights)
 
 
 def fleet(count: int = 12, sector: str = "DK1", resolution: str | None = None) -> list[FakeMeter]:

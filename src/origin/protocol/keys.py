@@ -20,7 +20,6 @@ PUBLIC_KEYS_CACHED = 64
 
 
 @functools.lru_cache(maxsize=PUBLIC_KEYS_CACHED)
-@functools.lru_cache(maxsize=64)
 def public_key(private_key: bytes) -> bytes:
     """The 33-byte compressed public key of a 32-byte private key (an issuer signs with one key
     all day: it is derived once, and remembered)."""
