@@ -96,6 +96,8 @@ def main() -> None:
     parser.add_argument("--meters", type=int, default=40)
     parser.add_argument("--days", type=int, default=2)
     parser.add_argument("--resolution", choices=["PT1H", "PT15M"], default=None)
+    parser.add_argument("--database", default=None, help="the service's database (postgresql://...; an empty one); "
+                        "SQLite in a temporary folder by default")  # fmt: skip
     cpus = sorted(os.sched_getaffinity(0))
     parser.add_argument("--cores", choices=["split", "shared"], default="split" if len(cpus) > 1 else "shared")
     args = parser.parse_args()
@@ -111,7 +113,7 @@ def main() -> None:
             tmp = Path(tmp_name)
             made = service.init(tmp / "datahub", ledger_url="http://127.0.0.1:1", ledger_id=LEDGER,
                                 datahub_url=f"http://127.0.0.1:{fake_port}/thirdpartyapi", refresh_token="fake-refresh-token",
-                                auth_issuer="http://127.0.0.1:9")  # fmt: skip
+                                auth_issuer="http://127.0.0.1:9", database=args.database)  # fmt: skip
             ledger_data.init(tmp / "ledger", LEDGER, [made["issuer_public_key"]])
             node = NodeProcess(tmp / "ledger", None, cpus=node_cpus)
             node.wait_role("active")

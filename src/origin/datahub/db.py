@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     false,
+    text,
 )
 from sqlalchemy.engine import Engine
 
@@ -55,7 +56,11 @@ measurements = Table(
     Column("address", String(70), unique=True),  # on the ledger; null while the meter has no xpub
     Column("batch", String(64), index=True),  # the ledger batch that publishes it
     Column("seq", BigInteger),  # the ledger entry that holds it, once committed
-    Index("ix_measurements_claim", "batch", "begin_s", "gsrn"),  # the unclaimed, in claiming order
+    Index("ix_measurements_claim", "batch", "begin_s", "gsrn"),  # the unclaimed, in claiming order (SQLite)
+    # The same for PostgreSQL, which does not take "batch IS NULL" as fixing the index's first column
+    # and sorted every unclaimed row for each batch it claimed: partial, on the unclaimed only.
+    Index("ix_measurements_unclaimed", "begin_s", "gsrn", postgresql_where=text("batch IS NULL"),
+          sqlite_where=text("batch IS NULL")),
 )  # fmt: skip
 
 ledger_batches = Table(
