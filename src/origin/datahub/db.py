@@ -54,7 +54,7 @@ measurements = Table(
     Column("end_s", BigInteger, nullable=False),
     Column("amount_wh", BigInteger, nullable=False),
     Column("address", String(70), unique=True),  # on the ledger; null while the meter has no xpub
-    Column("batch", String(64), index=True),  # the ledger batch that publishes it
+    Column("batch", String(64)),  # the ledger batch that publishes it (found by the claim index)
     Column("seq", BigInteger),  # the ledger entry that holds it, once committed
     Index("ix_measurements_claim", "batch", "begin_s", "gsrn"),  # the unclaimed, in claiming order (SQLite)
     # The same for PostgreSQL, which does not take "batch IS NULL" as fixing the index's first column

@@ -109,7 +109,7 @@ class _Submissions:
 class _Fetcher:
     """Readings fetched and stored, FETCH_METERS meters at a time, in a thread of their own, so
     that the DataHub's answers are parsed and stored while stored measurements are published.
-    Its failure is raised in the caller's thread, at `wait`."""
+    Its failure is raised in the caller's thread, at `state`."""
 
     def __init__(self, importer: "Importer", gsrns: list[str], begin_s: int, end_s: int, report: "Report",
                  progress: Callable[[str, int, int], None]):  # fmt: skip
@@ -264,7 +264,8 @@ class Importer:
         transaction open; the write only adds what is not there (another importer may have)."""
         now_s = int(self.clock())
         with self.engine.connect() as conn:
-            known = {row.gsrn: row for row in conn.execute(select(meters))}
+            known = {row.gsrn: row for row in conn.execute(
+                select(meters).where(meters.c.gsrn.in_({r.gsrn for r in readings})))}  # fmt: skip
             stored = self._stored(conn, [(r.gsrn, r.begin_s) for r in readings])
         views = {g: BIP32.from_xpub(m.meter_xpub) for g, m in known.items() if m.meter_xpub}
         new, issues = [], []
@@ -296,11 +297,12 @@ class Importer:
         for i in range(0, len(new), STORE_ROWS):  # another importer may have stored some
             with database.writes(self.engine) as conn:
                 conn.execute(_insert_new(conn, measurements), new[i : i + STORE_ROWS])
-        with database.writes(self.engine) as conn:
-            gaps, corrections = self._record_issues(conn, issues)
+        if issues:
+            with database.writes(self.engine) as conn:
+                gaps, corrections = self._record_issues(conn, issues)
+            report.gaps += gaps
+            report.corrections += corrections
         report.stored += len(new)
-        report.gaps += gaps
-        report.corrections += corrections
 
     @staticmethod
     def _stored(conn: Connection, keys: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
