@@ -89,7 +89,7 @@ class AccountsWorld:
         hub_verifier = JwksAuthenticator(self.issuer.url, auth.AUDIENCE, lambda url: json.loads(self.router("GET", url)[1]),
                                          auth.principal)  # fmt: skip
         self.router.mount("datahub", create_datahub_app(self.hub.engine, hub_verifier, lambda: SECTORS,
-                                                        meters.SyncReport))  # fmt: skip
+                                                        meters.SyncReport, self.hub.importer().entry_of))  # fmt: skip
         self.kek = tmp_path / "kek.hex"
         self.kek.write_text(LocalKek.generate_hex())
         self.folder = tmp_path / "accounts"

@@ -25,10 +25,12 @@ FLEET = synthetic.fleet(8)
 SECTORS = frozenset({"DK1", "DK2"})
 
 
-def hub_api(engine, issuer: Issuer, **options) -> TestClient:
-    """The service's API, taking the access tokens `issuer` signs."""
+def hub_api(engine, issuer: Issuer, importer: Importer, **options) -> TestClient:
+    """The service's API, taking the access tokens `issuer` signs, finding published measurements
+    on the ledger of `importer`."""
     verifier = JwksAuthenticator(issuer.url, auth.AUDIENCE, lambda url: issuer.jwks(), auth.principal)
-    return TestClient(create_datahub_app(engine, verifier, lambda: SECTORS, meters.SyncReport, **options))
+    return TestClient(create_datahub_app(engine, verifier, lambda: SECTORS, meters.SyncReport, importer.entry_of,
+                                         **options))  # fmt: skip
 
 
 class Kill(BaseException):

@@ -17,7 +17,7 @@ def test_every_endpoint_checks_the_token_its_scope_and_whose_data(setup):
     importer, _, engine, _, _ = setup
     importer().run(BEGIN, END)
     issuer = Issuer()
-    api = hub_api(engine, issuer, allow_private_webhooks=True)
+    api = hub_api(engine, issuer, importer(), allow_private_webhooks=True)
 
     def as_(scope: str, owner: str = "customer-0", **shape) -> dict:
         token = issuer.token(scope, aud=shape.pop("aud", (DATAHUB,)), datahub_owner=owner, **shape)

@@ -7,6 +7,7 @@ from sqlalchemy import insert
 
 from harness.issuer import Issuer
 from origin.datahub import db
+from origin.datahub.importer import Importer
 from origin.protocol.limits import JSON_BODY_BYTES_MAX, LIST_LIMIT_MAX
 from origin.protocol.times import parse_time
 from origin.protocol.wallet import Wallet
@@ -21,7 +22,7 @@ def api(setup):
     issuer = Issuer()
     tokens = {"issuer": issuer.operator(), "alice": issuer.owner(datahub_owner="customer-0"),
               "bob": issuer.owner(datahub_owner="customer-1")}  # fmt: skip
-    client = hub_api(engine, issuer)
+    client = hub_api(engine, issuer, importer())
 
     def as_(name):
         return {"Authorization": f"Bearer {tokens.get(name, name)}"}
@@ -140,6 +141,28 @@ def test_the_gsrn_of_a_measurement_only_to_its_owner_and_the_issuer(api):
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
     assert client.get(path).status_code == 401
     assert client.get(f"/v1/measurements/{'fbb4f9' + '0' * 64}/gsrn", headers=as_("issuer")).status_code == 404
+
+
+def test_the_gsrn_of_a_measurement_is_found_through_the_ledger_entry_that_published_it(api):
+    """Stored but not on the ledger, it is no one's to look up; with the ledger away, 503."""
+    client, as_, engine = api
+    alices = client.get("/v1/measurements", params={"limit": 1}, headers=as_("alice")).json()["measurements"][0]
+    unpublished = "fbb4f9" + "1" * 64
+    with engine.begin() as conn:
+        conn.execute(db.measurements.update().where(db.measurements.c.gsrn == alices["gsrn"],
+                                                    db.measurements.c.begin_s == parse_time(alices["begin"]))
+                     .values(address=unpublished))  # fmt: skip
+    refused = client.get(f"/v1/measurements/{unpublished}/gsrn", headers=as_("issuer"))
+    assert refused.status_code == 404 and "published" in refused.json()["error"]["message"]
+
+    def unreachable(*args, **kw):
+        raise ConnectionRefusedError("connection refused")
+
+    issuer = Issuer()
+    away = hub_api(engine, issuer, Importer(engine, None, "http://ledger", "x", b"", post=unreachable))
+    answer = away.get(f"/v1/measurements/{alices['address']}/gsrn",
+                      headers={"Authorization": f"Bearer {issuer.operator()}"})  # fmt: skip
+    assert answer.status_code == 503 and answer.json()["error"]["code"] == "ledger_unavailable"
 
 
 def test_webhooks_of_owners_and_the_issuer_and_issues_for_the_issuer(api):

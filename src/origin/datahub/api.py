@@ -14,7 +14,8 @@ from sqlalchemy.engine import Engine
 from origin.datahub import meters as meters_
 from origin.datahub import webhooks
 from origin.datahub.auth import ISSUER, Authenticator, Principal, may_see
-from origin.datahub.db import import_issues, measurements, meters
+from origin.datahub.db import import_issues, ledger_batches, measurements, meters
+from origin.datahub.importer import LedgerUnavailable
 from origin.protocol import addresses
 from origin.protocol.errors import ProtocolError
 from origin.protocol.limits import JSON_BODY_BYTES_MAX, LIST_LIMIT_MAX
@@ -139,7 +140,9 @@ class IssuePage(BaseModel):
 
 
 def create_datahub_app(engine: Engine, authenticator: Authenticator, sectors: Callable[[], frozenset[str]],
-                       sync: Callable[[], meters_.SyncReport], allow_private_webhooks: bool = False) -> FastAPI:  # fmt: skip
+                       sync: Callable[[], meters_.SyncReport], ledger_entry: Callable[[str], int | None],
+                       allow_private_webhooks: bool = False) -> FastAPI:  # fmt: skip
+    """`ledger_entry(address)`: the ledger entry that wrote the address (`Importer.entry_of`)."""
     app = FastAPI(title="Origin DataHub service",
                   description="Meters, measurements imported from DataHub, and who may see a GSRN. Every endpoint "
                               "takes `Authorization: Bearer TOKEN` (`origin datahub token add` makes one).")  # fmt: skip
@@ -147,7 +150,7 @@ def create_datahub_app(engine: Engine, authenticator: Authenticator, sectors: Ca
     install_handlers(app, meters_.MeterError)
     who = _principals(authenticator)
     _meter_routes(app, engine, sectors, sync, who)
-    _measurement_routes(app, engine, who)
+    _measurement_routes(app, engine, who, ledger_entry)
     _admin_routes(app, engine, who, allow_private_webhooks)
     return app
 
@@ -266,7 +269,7 @@ def _filtered(query: Any, who: Principal, gsrn: str | None, begin: str | None, e
     return query
 
 
-def _measurement_routes(app: FastAPI, engine: Engine, w: _Who) -> None:
+def _measurement_routes(app: FastAPI, engine: Engine, w: _Who, ledger_entry: Callable[[str], int | None]) -> None:
     measurement_type = Literal["PRODUCTION", "CONSUMPTION"] | None
 
     @app.get("/v1/measurements", response_model=MeasurementPage, summary="Measurements, filtered by meter, period, type and sector, a page at a time",
@@ -307,16 +310,25 @@ def _measurement_routes(app: FastAPI, engine: Engine, w: _Who) -> None:
                 bucket["measurements"] += int(count)
         return list(buckets.values())
 
-    @app.get("/v1/measurements/{address}/gsrn", response_model=GsrnOut, responses=errors(400, 401, 403, 404),
-             summary="The GSRN a measurement came from: to the meter's owner and the issuing body only")  # fmt: skip
+    @app.get("/v1/measurements/{address}/gsrn", response_model=GsrnOut, responses=errors(400, 401, 403, 404, 503),
+             summary="The GSRN a published measurement came from: to the meter's owner and the issuing body only")  # fmt: skip
     def reveal_gsrn(address: str, who: Principal = Depends(w.principal("meteringpoints.read"))) -> dict[str, str]:
+        """Found through the ledger entry that published it: the addresses have no index of their own."""
         if not addresses.is_address(address):
             raise Refused(400, "malformed", "an address is 70 lower-case hex characters")
-        with engine.connect() as conn:
-            row = conn.execute(select(measurements.c.gsrn, meters.c.owner).join(meters, meters.c.gsrn == measurements.c.gsrn)
-                               .where(measurements.c.address == address)).first()  # fmt: skip
+        try:
+            seq = ledger_entry(address)
+        except LedgerUnavailable as exc:
+            raise Refused(503, "ledger_unavailable", f"{exc}; try again later") from None
+        row = None
+        if seq is not None:
+            with engine.connect() as conn:
+                row = conn.execute(
+                    select(measurements.c.gsrn, meters.c.owner).join(meters, meters.c.gsrn == measurements.c.gsrn)
+                    .join(ledger_batches, ledger_batches.c.id == measurements.c.batch)
+                    .where(ledger_batches.c.seq == seq, measurements.c.address == address)).first()  # fmt: skip
         if row is None:
-            raise Refused(404, "not_found", f"no measurement at {address}")
+            raise Refused(404, "not_found", f"no measurement of this issuing body is published at {address}")
         if not may_see(who, row.owner):
             raise Refused(403, "forbidden", "only the meter's owner and the issuing body may see its GSRN")
         return {"address": address, "gsrn": row.gsrn}

@@ -53,7 +53,9 @@ measurements = Table(
     Column("begin_s", BigInteger, primary_key=True),
     Column("end_s", BigInteger, nullable=False),
     Column("amount_wh", BigInteger, nullable=False),
-    Column("address", String(70), unique=True),  # on the ledger; null while the meter has no xpub
+    # On the ledger; null while the meter has no xpub. Unique by derivation, not indexed: the GSRN
+    # behind an address is found through the ledger entry that published it (ledger_batches.seq).
+    Column("address", String(70)),
     Column("batch", String(64)),  # the ledger batch that publishes it (found by the claim index)
     Column("seq", BigInteger),  # the ledger entry that holds it, once committed
     Index("ix_measurements_claim", "batch", "begin_s", "gsrn"),  # the unclaimed, in claiming order (SQLite)
@@ -68,7 +70,7 @@ ledger_batches = Table(
     Column("id", String(64), primary_key=True),
     Column("body", LargeBinary, nullable=False),  # the exact bytes: resubmitted as they are
     Column("status", String(10), nullable=False),  # PENDING, COMMITTED or INVALID
-    Column("seq", BigInteger),
+    Column("seq", BigInteger, index=True),
     Column("error", Text),
     Column("created_s", BigInteger, nullable=False),
 )  # fmt: skip

@@ -222,16 +222,29 @@ class Importer:
 
     def ledger_config(self) -> Config:
         """The ledger's genesis: its sectors and the GGO lifetime decide what is certified."""
-        try:
-            status, body = self.post("GET", f"{self.ledger_url}/v1/genesis")
-        except OSError as exc:
-            raise LedgerUnavailable(f"the ledger at {self.ledger_url} cannot be reached: {exc}") from None
+        status, body = self._get("/v1/genesis")
         if status != 200:
             raise LedgerUnavailable(f"the ledger at {self.ledger_url} answered {status} for its genesis")
         config = parse_genesis(json.loads(body))
         if config.ledger != self.ledger_id:
             raise LedgerRefusesIssuer(f"the ledger at {self.ledger_url} is {config.ledger!r}, not {self.ledger_id!r}")
         return config
+
+    def entry_of(self, address: str) -> int | None:
+        """The ledger entry that wrote the record at an address; None if the address is empty."""
+        status, body = self._get(f"/v1/state/{address}")
+        if status == 404:
+            return None
+        if status != 200:
+            raise LedgerUnavailable(f"the ledger at {self.ledger_url} answered {status} for {address}")
+        return int(json.loads(body)["seq"])
+
+    def _get(self, path: str) -> tuple[int, bytes]:
+        try:
+            status, body = self.post("GET", self.ledger_url + path)
+        except OSError as exc:
+            raise LedgerUnavailable(f"the ledger at {self.ledger_url} cannot be reached: {exc}") from None
+        return status, body
 
     def run(self, begin_s: int, end_s: int, progress: Callable[[str, int, int], None] = lambda *a: None,
             sync: bool = True) -> Report:  # fmt: skip
@@ -408,31 +421,35 @@ class Importer:
         now_s = int(self.clock())
         transactions = json.loads(body)["transactions"]
         index = error.get("transaction")
+        of_a_meter = error["code"] not in CONFIGURATION_CODES and index is not None
+        row = None
         with database.writes(self.engine) as conn:
             conn.execute(update(ledger_batches).where(ledger_batches.c.id == batch_id)
                          .values(status="INVALID", error=json.dumps(error)))  # fmt: skip
-            conn.execute(update(measurements).where(measurements.c.batch == batch_id).values(batch=None))
-            if error["code"] in CONFIGURATION_CODES or index is None:
+            if of_a_meter:  # found among the batch's rows, before they are released
+                row = self._quarantine(conn, batch_id, transactions[index], error, now_s)
+            else:
                 self._record_issues(conn, [{"gsrn": "*", "begin_s": now_s, "kind": "refused", "seen_s": now_s,
                                             "detail": f"{error['code']}: {error['message']}"}])  # fmt: skip
-                row = None
-            else:
-                row = self._quarantine(conn, transactions[index], error, now_s)
-        if row is None:  # after the commit: the batch's measurements are back, unclaimed
+            conn.execute(update(measurements).where(measurements.c.batch == batch_id).values(batch=None))
+        if not of_a_meter:  # after the commit: the batch's measurements are back, unclaimed
             raise LedgerRefusesIssuer(f"the ledger refuses the issuing body's batches: {error['code']}: "
                                       f"{error['message']} -- check ledger_id and the issuer key, then import "
                                       f"again (nothing was published, nothing is lost)")  # fmt: skip
-        with self._lock:
-            report.quarantined.append((row, error))
+        if row is not None:
+            with self._lock:
+                report.quarantined.append((row, error))
 
-    def _quarantine(self, conn: Connection, transaction: dict[str, Any], error: dict[str, Any], now_s: int) -> str:
-        """Quarantine the meter of the refused transaction; its GSRN."""
+    def _quarantine(self, conn: Connection, batch_id: str, transaction: dict[str, Any], error: dict[str, Any],
+                    now_s: int) -> str | None:  # fmt: skip
+        """Quarantine the meter of the refused transaction; its GSRN. None if the batch's rows
+        were released already, by another importer that submitted the same batch."""
         payload = transaction["payload"]
         address = payload["address"] if transaction["type"] == "publish_measurement" else payload["measurement"]
-        row = conn.execute(
-            select(measurements.c.gsrn, measurements.c.begin_s).where(measurements.c.address == address)
-        ).first()
-        assert row is not None, "the importer's own batches publish its own measurements"
+        row = conn.execute(select(measurements.c.gsrn, measurements.c.begin_s).where(
+            measurements.c.batch == batch_id, measurements.c.address == address)).first()  # fmt: skip
+        if row is None:
+            return None
         meters_.quarantine(conn, row.gsrn, error["code"], error["message"])
         self._record_issues(conn, [{"gsrn": row.gsrn, "begin_s": row.begin_s, "kind": "refused", "seen_s": now_s,
                                     "detail": f"{error['code']}: {error['message']}"}])  # fmt: skip

@@ -152,7 +152,7 @@ class Service:
 
     def app(self) -> FastAPI:
         """The service's API."""
-        return create_datahub_app(self.engine, self.verifier, self.sectors, self.sync,
+        return create_datahub_app(self.engine, self.verifier, self.sectors, self.sync, self.importer.entry_of,
                                   self.config.webhooks_allow_private)  # fmt: skip
 
     def start(self) -> "Service":
