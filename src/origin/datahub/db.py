@@ -56,13 +56,15 @@ measurements = Table(
     # On the ledger; null while the meter has no xpub. Unique by derivation, not indexed: the GSRN
     # behind an address is found through the ledger entry that published it (ledger_batches.seq).
     Column("address", String(70)),
-    Column("batch", String(64)),  # the ledger batch that publishes it (found by the claim index)
+    Column("batch", String(64)),  # the ledger batch that publishes it
     Column("seq", BigInteger),  # the ledger entry that holds it, once committed
-    Index("ix_measurements_claim", "batch", "begin_s", "gsrn"),  # the unclaimed, in claiming order (SQLite)
-    # The same for PostgreSQL, which does not take "batch IS NULL" as fixing the index's first column
-    # and sorted every unclaimed row for each batch it claimed: partial, on the unclaimed only.
-    Index("ix_measurements_unclaimed", "begin_s", "gsrn", postgresql_where=text("batch IS NULL"),
+    # Partial indexes, so that storing a row writes neither, and each is written where it ends:
+    # a meter's unclaimed rows, in the order they are claimed (the claim reads one meter at a time);
+    Index("ix_measurements_unclaimed", "gsrn", "begin_s", postgresql_where=text("batch IS NULL"),
           sqlite_where=text("batch IS NULL")),
+    # a batch's rows (claimed together: one place in the index).
+    Index("ix_measurements_batch", "batch", postgresql_where=text("batch IS NOT NULL"),
+          sqlite_where=text("batch IS NOT NULL")),
 )  # fmt: skip
 
 ledger_batches = Table(

@@ -91,6 +91,12 @@ class _Submissions:
         while len(self.futures) > IN_FLIGHT:
             self.futures.popleft().result()
 
+    def settle(self) -> None:
+        """Until every batch submitted is answered and recorded."""
+        while self.futures:
+            self.futures[0].result()
+            self.futures.popleft()
+
     def __enter__(self) -> "_Submissions":
         return self
 
@@ -109,14 +115,15 @@ class _Submissions:
 class _Fetcher:
     """Readings fetched and stored, FETCH_METERS meters at a time, in a thread of their own, so
     that the DataHub's answers are parsed and stored while stored measurements are published.
-    Its failure is raised in the caller's thread, at `state`."""
+    Its failure is raised in the caller's thread, at `take`."""
 
     def __init__(self, importer: "Importer", gsrns: list[str], begin_s: int, end_s: int, report: "Report",
                  progress: Callable[[str, int, int], None]):  # fmt: skip
         self.importer, self.gsrns, self.begin_s, self.end_s = importer, gsrns, begin_s, end_s
         self.report, self.progress = report, progress
         self.changed = threading.Condition()
-        self.shares, self.finished, self.stopping = 0, False, False
+        self.stored: list[str] = []  # meters stored since the caller last took them
+        self.finished, self.stopping = False, False
         self.failure: BaseException | None = None
         self.thread = threading.Thread(target=self._fetch, name="fetch", daemon=True)
 
@@ -129,10 +136,10 @@ class _Fetcher:
                                                                     self.end_s)  # fmt: skip
                 self.report.readings += len(readings)
                 self.report.errors += errors
-                self.importer.store(readings, self.report)
+                stored = self.importer.store(readings, self.report)
                 self.progress("importing meters", min(i + FETCH_METERS, len(self.gsrns)), len(self.gsrns))
                 with self.changed:
-                    self.shares += 1
+                    self.stored += stored
                     self.changed.notify_all()
         except BaseException as error:  # Kill (tests) included: the caller's thread raises it
             self.failure = error
@@ -140,17 +147,18 @@ class _Fetcher:
             self.finished = True
             self.changed.notify_all()
 
-    def state(self) -> tuple[int, bool]:
-        """(shares stored, whether all are): taken before a pass over what is stored."""
+    def take(self) -> tuple[list[str], bool]:
+        """(the meters stored since the last take, whether all are): before a pass over them."""
         with self.changed:
             if self.failure is not None:
                 raise self.failure
-            return self.shares, self.finished
+            stored, self.stored = self.stored, []
+            return stored, self.finished
 
-    def wait(self, shares: int) -> None:
-        """Until a share more than `shares` is stored, or the fetching has ended."""
+    def wait(self) -> None:
+        """Until more meters are stored than were taken, or the fetching has ended."""
         with self.changed:
-            self.changed.wait_for(lambda: self.shares > shares or self.finished)
+            self.changed.wait_for(lambda: self.stored or self.finished or self.failure is not None)
 
     def __enter__(self) -> "_Fetcher":
         self.thread.start()
@@ -219,6 +227,7 @@ class Importer:
         self.issuer_key, self.clock, self.post, self.sleep = issuer_key, clock, post, sleep
         self.transactions_per_batch = transactions_per_batch
         self._lock = threading.Lock()
+        self._released: list[str] = []  # meters whose measurements a refusal gave back, to claim again
 
     def ledger_config(self) -> Config:
         """The ledger's genesis: its sectors and the GGO lifetime decide what is certified."""
@@ -259,22 +268,35 @@ class Importer:
             gsrns = [row.gsrn for row in conn.execute(select(meters.c.gsrn).order_by(meters.c.gsrn))]
             pending = conn.execute(select(ledger_batches.c.id, ledger_batches.c.body).where(
                 ledger_batches.c.status == "PENDING").order_by(ledger_batches.c.created_s)).fetchall()  # fmt: skip
+            # Meters with measurements left unclaimed before: by a refusal, or waiting to be ready.
+            todo = deque(conn.execute(select(measurements.c.gsrn).distinct().where(measurements.c.batch.is_(None))
+                                      .order_by(measurements.c.gsrn)).scalars())  # fmt: skip
         with _Submissions(self, report) as submissions:
             for row in pending:  # first what a killed run left unanswered: the same bytes again
                 submissions.submit(row.id, row.body)
             with _Fetcher(self, gsrns, begin_s, end_s, report, progress) as fetcher:
                 while True:
-                    shares, finished = fetcher.state()
-                    while (claimed := self._claim_batch(config, report)) is not None:
+                    stored, finished = fetcher.take()
+                    todo += stored + self._take_released()
+                    while (claimed := self._claim_batch(config, report, todo)) is not None:
                         submissions.submit(*claimed)
-                    if finished:  # everything was stored before this pass
-                        break
-                    fetcher.wait(shares)
+                    if finished:  # everything was stored before this pass: what is in flight may be refused
+                        submissions.settle()
+                        if not self._released:
+                            break
+                    else:
+                        fetcher.wait()
         return report
 
-    def store(self, readings: list[Any], report: Report) -> None:
+    def _take_released(self) -> list[str]:
+        with self._lock:
+            released, self._released = self._released, []
+        return released
+
+    def store(self, readings: list[Any], report: Report) -> list[str]:
         """Store the readings: what is new is read and its addresses derived first, with no
-        transaction open; the write only adds what is not there (another importer may have)."""
+        transaction open; the write only adds what is not there (another importer may have).
+        The meters of the measurements stored."""
         now_s = int(self.clock())
         with self.engine.connect() as conn:
             known = {row.gsrn: row for row in conn.execute(
@@ -316,6 +338,7 @@ class Importer:
             report.gaps += gaps
             report.corrections += corrections
         report.stored += len(new)
+        return list(dict.fromkeys(row["gsrn"] for row in new))
 
     @staticmethod
     def _stored(conn: Connection, keys: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
@@ -333,36 +356,49 @@ class Importer:
             conn.execute(_insert_new(conn, import_issues), fresh)
         return sum(i["kind"] == "gap" for i in fresh), sum(i["kind"] == "correction" for i in fresh)
 
-    def _claim_batch(self, config: Config, report: Report) -> tuple[str, bytes] | None:
-        """Build the next batch, then record it, with its measurements, before it is submitted;
-        another importer that claimed some of them first makes this one try again (on rows it
-        has not claimed: each try lost is another's progress)."""
+    def _claim_batch(self, config: Config, report: Report, todo: deque[str]) -> tuple[str, bytes] | None:
+        """Build the next batch of the meters to do, in order, then record it, with its
+        measurements, before it is submitted; the meters it drains leave `todo`. Another importer
+        that claimed some of them first makes this one try again (on rows it has not claimed: each
+        try lost is another's progress)."""
         for _ in range(CLAIM_TRIES):
             try:
-                return self._try_claim(config, report)
+                return self._try_claim(config, report, todo)
             except _Overtaken:
                 continue
         raise LedgerUnavailable("other importers keep claiming the same measurements; run the import again")
 
-    def _try_claim(self, config: Config, report: Report) -> tuple[str, bytes] | None:
+    def _try_claim(self, config: Config, report: Report, todo: deque[str]) -> tuple[str, bytes] | None:
         """Read, build and sign outside any transaction (the write lock is held only to claim:
         the recording of committed batches does not wait for a batch being signed); the claim
         checks that nobody took the rows meanwhile. A measurement's amount and address never
-        change once stored."""
+        change once stored. Rows are read one meter at a time, a plan no statistics can change."""
         now_s = int(self.clock())
+        rows: list[Any] = []
+        drained = 0  # the meters at the head of todo whose every ready unclaimed row was read
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(measurements, meters.c.type, meters.c.sector, meters.c.tech_type, meters.c.fuel_type)
-                .join(meters, meters.c.gsrn == measurements.c.gsrn)
-                .where(measurements.c.address.is_not(None), measurements.c.batch.is_(None), meters_.ready(config.sectors))
-                .order_by(measurements.c.begin_s, measurements.c.gsrn).limit(CLAIM_ROWS_MAX)
-            ).fetchall()  # fmt: skip
+            for gsrn in todo:
+                wanted = CLAIM_ROWS_MAX - len(rows)
+                more = conn.execute(
+                    select(measurements, meters.c.type, meters.c.sector, meters.c.tech_type, meters.c.fuel_type)
+                    .join(meters, meters.c.gsrn == measurements.c.gsrn)
+                    .where(measurements.c.gsrn == gsrn, measurements.c.batch.is_(None),
+                           measurements.c.address.is_not(None), meters_.ready(config.sectors))
+                    .order_by(measurements.c.begin_s).limit(wanted)
+                ).fetchall()  # fmt: skip
+                rows += more
+                if len(more) == wanted:
+                    break
+                drained += 1
         if not rows:
+            todo.clear()
             return None
         packer = tx.BatchPacker(transactions_max=self.transactions_per_batch)
         taken = 0
         while taken < len(rows) and packer.add(self._unit(rows[taken], config, now_s)):
             taken += 1
+        if taken < len(rows):  # the meter of the first row left out is not drained
+            drained = min(drained, todo.index(rows[taken].gsrn))
         rows = rows[:taken]
         expired = [r for r in rows if _born_expired(r, config, now_s)]
         body = packer.body()
@@ -377,6 +413,8 @@ class Importer:
             conn.execute(_insert_new(conn, ledger_batches).values(id=batch_id, body=body, status="PENDING",
                                                                   created_s=now_s))  # fmt: skip
         report.expired += len(expired)
+        for _ in range(drained):
+            todo.popleft()
         return batch_id, body
 
     def _unit(self, r: Any, config: Config, now_s: int) -> list[dict[str, Any]]:
@@ -431,13 +469,16 @@ class Importer:
             else:
                 self._record_issues(conn, [{"gsrn": "*", "begin_s": now_s, "kind": "refused", "seen_s": now_s,
                                             "detail": f"{error['code']}: {error['message']}"}])  # fmt: skip
+            released = list(conn.execute(select(measurements.c.gsrn).distinct().where(measurements.c.batch == batch_id))
+                            .scalars())  # fmt: skip
             conn.execute(update(measurements).where(measurements.c.batch == batch_id).values(batch=None))
         if not of_a_meter:  # after the commit: the batch's measurements are back, unclaimed
             raise LedgerRefusesIssuer(f"the ledger refuses the issuing body's batches: {error['code']}: "
                                       f"{error['message']} -- check ledger_id and the issuer key, then import "
                                       f"again (nothing was published, nothing is lost)")  # fmt: skip
-        if row is not None:
-            with self._lock:
+        with self._lock:  # the others are claimed again in this run if it is still claiming, else in the next
+            self._released += released
+            if row is not None:
                 report.quarantined.append((row, error))
 
     def _quarantine(self, conn: Connection, batch_id: str, transaction: dict[str, Any], error: dict[str, Any],
