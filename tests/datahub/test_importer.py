@@ -3,6 +3,7 @@ published exactly once, even when the import is killed half-way and run again.""
 
 import json
 import threading
+from collections import deque
 
 import pytest
 from datahub_world import BEGIN, END, FLEET, SECTORS, Kill
@@ -267,3 +268,32 @@ def test_a_failed_fetch_stops_the_import_and_the_next_run_publishes_everything_o
     assert all(r.seq is not None for r in rows) and report.stored > 0
     published = world.ledger.publications()
     assert sorted(published) == sorted(r.address for r in rows)
+
+
+def test_a_meter_left_unclaimed_that_gets_new_measurements_is_published_once(make_world):
+    """The first run stores the first half of the day and is killed at its first submission;
+    the next one, over the whole day, finds each meter twice (left unclaimed, and stored anew):
+    every measurement is published exactly once."""
+    world = make_world()
+    world.ledger.kill_before = 1
+    with pytest.raises(Kill):
+        world.importer().run(BEGIN, BEGIN + 12 * 3600)
+    world.ledger.kill_before = None
+    report = world.importer().run(BEGIN, END)
+    rows = certified(world.engine)
+    assert report.stored > 0 and all(r.seq is not None for r in rows)
+    assert sorted(world.ledger.publications()) == sorted(r.address for r in rows)
+
+
+def test_a_meter_listed_twice_to_claim_is_read_once(make_world):
+    """Left unclaimed and stored anew, a meter is twice in the list of meters to claim: a batch
+    that drains it holds each of its measurements once, and the list is done."""
+    world = make_world()
+    importer_ = world.importer()
+    hourly = next(m.gsrn for m in FLEET if m.resolution == "PT1H" and m.type_of_mp == "E18")
+    readings, _ = world.datahub.timeseries([hourly], BEGIN, BEGIN + 3 * 3600)
+    importer_.store(readings, Report())
+    todo = deque([hourly, hourly])
+    _, body = importer_._claim_batch(importer_.ledger_config(), Report(), todo)
+    published = [t["payload"]["address"] for t in parse(body)["transactions"] if t["type"] == "publish_measurement"]
+    assert len(published) == len(set(published)) == 3 and not todo

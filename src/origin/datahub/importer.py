@@ -20,6 +20,7 @@ none stranded.
 """
 
 import concurrent.futures
+import itertools
 import json
 import threading
 import time
@@ -56,12 +57,13 @@ CLAIM_TRIES = 1000  # claims lost in a row to other importers (each one theirs t
 CLAIM_ROWS_MAX = 128  # read for a batch: about 65 publications with their issues fill 65,000 bytes
 FETCH_METERS = 10  # meters fetched (one call's) and stored at a time, while the stored ones are published
 IN_FLIGHT = 4  # batches submitted at once: the ledger commits them in one group
-# The measurements claimed for a batch, each by its primary key, if nobody claimed it first: one
-# statement built once, run for all the batch's rows at once (its row count is their sum).
+# A meter's claimable measurements from one begin to another, claimed for a batch: those read for
+# it, exactly, if the begins it answers are theirs (nobody claimed one of them first, nobody stored
+# a new one between them meanwhile). One statement a meter of the batch, not one a row.
 _CLAIM = (update(measurements)
-          .where(measurements.c.gsrn == bindparam("g"), measurements.c.begin_s == bindparam("b"),
-                 measurements.c.batch.is_(None))
-          .values(batch=bindparam("batch_id")))  # fmt: skip
+          .where(measurements.c.gsrn == bindparam("g"), measurements.c.begin_s.between(bindparam("first"), bindparam("last")),
+                 measurements.c.batch.is_(None), measurements.c.address.is_not(None))
+          .values(batch=bindparam("batch_id")).returning(measurements.c.begin_s))  # fmt: skip
 
 
 class _Overtaken(Exception):
@@ -378,6 +380,9 @@ class Importer:
         drained = 0  # the meters at the head of todo whose every ready unclaimed row was read
         with self.engine.connect() as conn:
             for gsrn in todo:
+                if gsrn in (r.gsrn for r in rows):  # listed twice (stored again, given back): read once
+                    drained += 1
+                    continue
                 wanted = CLAIM_ROWS_MAX - len(rows)
                 more = conn.execute(
                     select(measurements, meters.c.type, meters.c.sector, meters.c.tech_type, meters.c.fuel_type)
@@ -404,9 +409,13 @@ class Importer:
         body = packer.body()
         batch_id = sha256_hex(body)
         with database.writes(self.engine) as conn:
-            claimed = conn.execute(_CLAIM, [{"g": r.gsrn, "b": r.begin_s, "batch_id": batch_id} for r in rows]).rowcount
-            if claimed != len(rows):  # another importer was first: roll back, claim anew
-                raise _Overtaken()
+            for gsrn, group in itertools.groupby(rows, key=lambda r: r.gsrn):  # each meter's rows, read in order
+                begins = [r.begin_s for r in group]
+                claimed = conn.execute(
+                    _CLAIM, {"g": gsrn, "first": begins[0], "last": begins[-1], "batch_id": batch_id}
+                )
+                if sorted(claimed.scalars()) != begins:  # another importer was first: roll back, claim anew
+                    raise _Overtaken()
             self._record_issues(conn, [{"gsrn": r.gsrn, "begin_s": r.begin_s, "kind": "expired", "seen_s": now_s,
                                         "detail": "published without a GGO: it would be expired already"}
                                        for r in expired])  # fmt: skip
