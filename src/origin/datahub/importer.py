@@ -7,7 +7,8 @@ none stranded.
    meter's authorisation covers it; record gaps (uncertified or missing points) and late
    corrections (a stored reading whose amount the DataHub now reports differently: the ledger is
    append-only, so they are reported, not applied).
-3. Publish the measurements of ready meters (`meters.ready`) not yet in a batch: batches of
+3. Publish the measurements of ready meters (`meters.ready`) not yet in a batch, a meter after
+   another (those left unclaimed by earlier runs, then each as it is stored): batches of
    publish_measurement, plus issue_ggo for production over 0 Wh whose GGO would not already be
    expired (older ones are published, not issued, and reported), signed with the issuing
    body's key, sized to the ledger's 65,000 bytes. Each batch's exact bytes are written with the
