@@ -58,11 +58,11 @@ measurements = Table(
     Column("address", String(70)),
     Column("batch", String(64)),  # the ledger batch that publishes it
     Column("seq", BigInteger),  # the ledger entry that holds it, once committed
-    # Partial indexes, so that storing a row writes neither, and each is written where it ends:
-    # a meter's unclaimed rows, in the order they are claimed (the claim reads one meter at a time);
+    # Partial indexes, each written where it ends rather than at scattered places: a meter's
+    # unclaimed rows, in the order they are stored and claimed (the claim reads one meter at a time);
     Index("ix_measurements_unclaimed", "gsrn", "begin_s", postgresql_where=text("batch IS NULL"),
           sqlite_where=text("batch IS NULL")),
-    # a batch's rows (claimed together: one place in the index).
+    # a batch's rows, written when they are claimed (together: one place in the index).
     Index("ix_measurements_batch", "batch", postgresql_where=text("batch IS NOT NULL"),
           sqlite_where=text("batch IS NOT NULL")),
 )  # fmt: skip
