@@ -91,14 +91,12 @@ class _Submissions:
         """Submit a claimed batch -- always, even after another failed, so that its refusal
         releases what it claimed -- then wait while too many are in flight."""
         self.futures.append(self.pool.submit(self.importer._submit, batch_id, body, self.report))
-        while len(self.futures) > IN_FLIGHT:
-            self.futures.popleft().result()
+        self.settle(IN_FLIGHT)
 
-    def settle(self) -> None:
-        """Until every batch submitted is answered and recorded."""
-        while self.futures:
-            self.futures[0].result()
-            self.futures.popleft()
+    def settle(self, in_flight: int = 0) -> None:
+        """Until no more than `in_flight` batches submitted are still to be answered and recorded."""
+        while len(self.futures) > in_flight:
+            self.futures.popleft().result()
 
     def __enter__(self) -> "_Submissions":
         return self
@@ -161,7 +159,7 @@ class _Fetcher:
     def wait(self) -> None:
         """Until more meters are stored than were taken, or the fetching has ended."""
         with self.changed:
-            self.changed.wait_for(lambda: self.stored or self.finished or self.failure is not None)
+            self.changed.wait_for(lambda: self.stored or self.finished)
 
     def __enter__(self) -> "_Fetcher":
         self.thread.start()
